@@ -1,0 +1,557 @@
+"""The stack's configuration contract: every `alb-mtls:` key, read once and validated in one place.
+
+`__main__.py` calls `load()` before it creates anything. Components never read `pulumi.Config`:
+they receive the plain, validated values built here. `SETTINGS` is the single description of every
+key; `Pulumi.yaml` and the README's configuration table are checked against it by the tests, and
+`python stack_config.py --markdown` prints that table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.pki import KeySpec, Subject
+
+NAMESPACE = "alb-mtls"
+SEED_IMAGE = "registry.cn-hangzhou.aliyuncs.com/acs-sample/nginxdemos:latest"
+SECURITY_POLICIES = (
+    "tls_cipher_policy_1_0",
+    "tls_cipher_policy_1_1",
+    "tls_cipher_policy_1_2",
+    "tls_cipher_policy_1_2_strict",
+    "tls_cipher_policy_1_2_strict_with_1_3",
+)
+CLIENT_CERT_HEADERS = ("subjectDn", "issuerDn", "fingerprint", "clientVerify")
+SERVER_VALIDITY_DAYS = 365
+SERVER_EARLY_RENEWAL_DAYS = 30
+SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
+
+_REQUIRED = object()
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_VSWITCH = re.compile(r"^vsw-[a-z0-9]{1,64}$")
+_HEADER_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_CUSTOM_POLICY = re.compile(r"^tls-[a-z0-9]{1,64}$")
+
+
+class ConfigError(pulumi.RunError):
+    """A configuration value breaks the contract; raised before any resource is registered."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Value checks. Each takes the full key label (for the message) and the raw value, and returns
+# the value to use or raises ConfigError naming the key, the bad value and what is accepted.
+# ---------------------------------------------------------------------------------------------
+Check = Callable[[str, Any], Any]
+
+
+def _reject(label: str, value: Any, accepted: str) -> ConfigError:
+    return ConfigError(f"{label}: {json.dumps(value)} is not accepted; expected {accepted}")
+
+
+def _whole(minimum: int, maximum: int | None = None, unit: str = "") -> Check:
+    upper = f" and at most {maximum}" if maximum is not None else ""
+    accepted = f"a whole number{unit} of at least {minimum}{upper}"
+
+    def check(label: str, value: Any) -> int:
+        if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+            value_int = int(value)  # scalar config arrives as a string from the CLI
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value_int = value
+        else:
+            raise _reject(label, value, accepted)
+        if value_int < minimum or (maximum is not None and value_int > maximum):
+            raise _reject(label, value, accepted)
+        return value_int
+
+    return check
+
+
+def _boolean(label: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise _reject(label, value, "true or false")
+
+
+def _one_of(*options: str) -> Check:
+    def check(label: str, value: Any) -> str:
+        if value not in options:
+            raise _reject(label, value, "one of " + ", ".join(options))
+        return value
+
+    return check
+
+
+def _matching(pattern: re.Pattern[str], accepted: str) -> Check:
+    def check(label: str, value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise _reject(label, value, accepted)
+        return value
+
+    return check
+
+
+def _text(max_length: int = 64) -> Check:
+    def check(label: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+            raise _reject(label, value, f"non-empty text of at most {max_length} characters")
+        return value
+
+    return check
+
+
+def _dns_name(label: str, value: Any) -> str:
+    accepted = "a lower-case DNS host name: labels of a-z, 0-9 and '-', at most 63 characters each, 253 in all"
+    if not isinstance(value, str) or len(value) > 253 or "." not in value:
+        raise _reject(label, value, accepted)
+    if not all(_DNS_LABEL.fullmatch(part) for part in value.split(".")):
+        raise _reject(label, value, accepted)
+    return value
+
+
+def _security_policy(label: str, value: Any) -> str:
+    if value in SECURITY_POLICIES or (isinstance(value, str) and _CUSTOM_POLICY.fullmatch(value)):
+        return value
+    raise _reject(label, value, "one of " + ", ".join(SECURITY_POLICIES) + ", or a custom policy id tls-…")
+
+
+def _header_switch(label: str, value: Any) -> str | bool:
+    """A forwarded client-certificate header: true (default header name), false, or a header alias."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _HEADER_ALIAS.fullmatch(value):
+        return value
+    raise _reject(label, value, "true, false, or a header name of 1-40 letters, digits, '-' or '_'")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: where it lives, its type, its default and what it means."""
+
+    key: str
+    type: str
+    default: Any
+    meaning: str
+    check: Check | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+_KEY_FIELDS = (
+    ("algorithm", "string", "RSA", "key algorithm: RSA or ECDSA", _one_of("RSA", "ECDSA")),
+    ("ecdsaCurve", "string", "P256", "ECDSA curve: P256 or P384", _one_of("P256", "P384")),
+)
+
+# Top-level keys, then the fields of each structured key (`object.field`).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("domain", "string", _REQUIRED, "DNS host name clients call; the server certificate's SAN", _dns_name),
+    Setting(
+        "vswitchIds",
+        "list of strings",
+        _REQUIRED,
+        "vSwitch ids (`vsw-…`) in at least two zones, one ALB zone mapping each",
+    ),
+    Setting(
+        "addressType", "string", "Internet", "`Internet` or `Intranet` load balancer", _one_of("Internet", "Intranet")
+    ),
+    Setting(
+        "edition",
+        "string",
+        "Standard",
+        "ALB edition: `Standard` or `StandardWithWaf` (both support mutual TLS)",
+        _one_of("Standard", "StandardWithWaf"),
+    ),
+    Setting(
+        "clients",
+        "list",
+        _REQUIRED,
+        "client names (DNS labels), or objects `{name, validityDays}`; one certificate each",
+    ),
+    Setting(
+        "caCertificateId",
+        "string",
+        None,
+        "existing CA certificate id in Certificate Management Service; skips the CA upload",
+        _text(128),
+    ),
+    Setting(
+        "serverCertificateId",
+        "string",
+        None,
+        "existing server certificate id `<id>-<region>`; no server certificate is generated",
+        _matching(re.compile(r"^[0-9]+-[a-z0-9-]+$"), "a certificate id with its region, e.g. 12345678-cn-hangzhou"),
+    ),
+    Setting(
+        "namespace",
+        "string",
+        "default",
+        "Kubernetes namespace of the workload; created unless `default`",
+        _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
+    ),
+    Setting("clientDefaults", "object", {}, "defaults for every client certificate"),
+    Setting(
+        "clientDefaults.validityDays", "integer", 365, "client certificate validity, days", _whole(1, unit=" of days")
+    ),
+    Setting(
+        "clientDefaults.earlyRenewalDays",
+        "integer",
+        30,
+        "re-issue this many days before expiry (on `pulumi up --refresh`); less than the validity",
+        _whole(0, unit=" of days"),
+    ),
+    *(Setting(f"clientDefaults.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[:1]),
+    Setting("clientDefaults.rsaBits", "integer", 2048, "RSA key size, bits", _whole(2048, 8192)),
+    *(Setting(f"clientDefaults.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[1:]),
+    Setting("ca", "object", {}, "the root CA"),
+    Setting("ca.commonName", "string", "alb-mtls root CA", "CA subject CN", _text()),
+    Setting("ca.organization", "string", "alb-mtls", "CA subject O", _text()),
+    Setting("ca.organizationalUnit", "string", None, "CA subject OU", _text()),
+    Setting(
+        "ca.country",
+        "string",
+        None,
+        "CA subject C: two upper-case letters (ISO 3166-1), e.g. `CN`",
+        _matching(re.compile(r"^[A-Z]{2}$"), "two upper-case letters (ISO 3166-1 alpha-2), e.g. CN"),
+    ),
+    Setting("ca.province", "string", None, "CA subject ST", _text()),
+    Setting("ca.locality", "string", None, "CA subject L", _text()),
+    Setting("ca.validityDays", "integer", 3650, "CA validity, days", _whole(1, unit=" of days")),
+    *(Setting(f"ca.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[:1]),
+    Setting("ca.rsaBits", "integer", 4096, "RSA key size, bits", _whole(2048, 8192)),
+    *(Setting(f"ca.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[1:]),
+    Setting("listener", "object", {}, "the ALB listener that verifies clients"),
+    Setting("listener.port", "integer", 443, "HTTPS listener port", _whole(1, 65535)),
+    Setting(
+        "listener.securityPolicyId",
+        "string",
+        "tls_cipher_policy_1_2_strict",
+        "TLS security policy of the HTTPS listener",
+        _security_policy,
+    ),
+    Setting(
+        "listener.forwardClientCertHeaders",
+        "boolean or object",
+        True,
+        "forward the client certificate's subject DN, issuer DN, fingerprint and verify result as headers; an object `{subjectDn, issuerDn, fingerprint, clientVerify}` turns each on/off or names its header",
+    ),
+    Setting("listener.httpRedirect", "boolean", True, "add an HTTP :80 listener that redirects to HTTPS", _boolean),
+    Setting(
+        "listener.albConfigName",
+        "string",
+        "alb-mtls",
+        "name of the AlbConfig and of the ALB instance",
+        _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
+    ),
+    Setting(
+        "listener.ingressClassName",
+        "string",
+        "alb-mtls",
+        "name of the IngressClass bound to the AlbConfig",
+        _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
+    ),
+    Setting("app", "object", {}, "the workload behind the listener"),
+    Setting(
+        "app.name",
+        "string",
+        "coffee",
+        "Deployment name (the Service is `<name>-svc`)",
+        _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
+    ),
+    Setting("app.image", "string", SEED_IMAGE, "container image", _text(512)),
+    Setting("app.replicas", "integer", 2, "Deployment replicas", _whole(1, 100)),
+    Setting("app.port", "integer", 80, "container port the Service targets", _whole(1, 65535)),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+OBJECT_KEYS = tuple(s.key for s in SETTINGS if s.type == "object")
+TOP_LEVEL_KEYS = tuple(s.key for s in SETTINGS if "." not in s.key)
+
+
+# ---------------------------------------------------------------------------------------------
+# The validated configuration handed to the components.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClientSettings:
+    """One client certificate to issue."""
+
+    name: str
+    validity_days: int
+    early_renewal_days: int
+    key: KeySpec
+
+
+@dataclass(frozen=True)
+class CaSettings:
+    """The root CA."""
+
+    subject: Subject
+    validity_days: int
+    key: KeySpec
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    """The verifying HTTPS listener."""
+
+    port: int
+    security_policy_id: str
+    client_cert_headers: dict[str, str | bool]
+    http_redirect: bool
+    alb_config_name: str
+    ingress_class_name: str
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The workload behind the listener."""
+
+    name: str
+    image: str
+    replicas: int
+    port: int
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything `__main__.py` needs, validated."""
+
+    domain: str
+    vswitch_ids: tuple[str, ...]
+    address_type: str
+    edition: str
+    clients: tuple[ClientSettings, ...]
+    ca: CaSettings
+    ca_certificate_id: str | None
+    server_certificate_id: str | None
+    listener: ListenerSettings
+    namespace: str
+    app: AppSettings
+    region: str | None
+
+
+def _label(key: str) -> str:
+    return f"{NAMESPACE}:{key}"
+
+
+def _scalar(key: str, raw: Any) -> Any:
+    """Apply the default and the check of one declared key."""
+    setting = _BY_KEY[key]
+    if raw == "" and setting.default is None:
+        raw = None  # Pulumi.yaml declares optional ids with an empty default
+    if raw is None:
+        if setting.required:
+            raise ConfigError(f"{_label(key)} is required: {setting.meaning}. Set it with `pulumi config set {key} …`")
+        return setting.default
+    return setting.check(_label(key), raw) if setting.check else raw
+
+
+def _object(key: str, raw: Any) -> dict[str, Any]:
+    """Validate a structured key: unknown fields are errors, every field gets its default and check."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _reject(_label(key), raw, "an object with the fields " + ", ".join(_fields(key)))
+    unknown = sorted(set(raw) - set(_fields(key)))
+    if unknown:
+        raise _reject(
+            _label(f"{key}.{unknown[0]}"),
+            raw[unknown[0]],
+            f"no such field (typo?); the fields of {_label(key)} are " + ", ".join(_fields(key)),
+        )
+    return {name: _scalar(f"{key}.{name}", raw.get(name)) for name in _fields(key)}
+
+
+def _fields(key: str) -> list[str]:
+    return [s.key.split(".", 1)[1] for s in SETTINGS if s.key.startswith(key + ".")]
+
+
+def _key_spec(key: str, values: Mapping[str, Any]) -> KeySpec:
+    return KeySpec(algorithm=values["algorithm"], rsa_bits=values["rsaBits"], ecdsa_curve=values["ecdsaCurve"])
+
+
+def _vswitches(raw: Any) -> tuple[str, ...]:
+    label = _label("vswitchIds")
+    accepted = "a list of at least two distinct vSwitch ids (vsw-…) in two zones"
+    if raw is None:
+        raise ConfigError(
+            f"{label} is required: {accepted}. Set it with `pulumi config set --path 'vswitchIds[0]' vsw-…`"
+        )
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise _reject(label, raw, accepted)
+    for i, item in enumerate(raw):
+        _matching(_VSWITCH, "a vSwitch id: vsw- followed by lower-case letters and digits")(f"{label}[{i}]", item)
+    if len(set(raw)) != len(raw):
+        raise _reject(label, raw, accepted + " (a vSwitch is listed twice)")
+    return tuple(raw)
+
+
+def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...]:
+    label = _label("clients")
+    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays}"
+    if raw is None:
+        raise ConfigError(f"{label} is required: {accepted}. Set it with `pulumi config set --path 'clients[0]' alice`")
+    if not isinstance(raw, list) or not raw:
+        raise _reject(label, raw, accepted)
+    key = _key_spec("clientDefaults", defaults)
+    clients: list[ClientSettings] = []
+    for i, entry in enumerate(raw):
+        item = f"{label}[{i}]"
+        if isinstance(entry, dict):
+            unknown = sorted(set(entry) - {"name", "validityDays"})
+            if unknown or "name" not in entry:
+                raise _reject(item, entry, "an object with a name and, optionally, validityDays")
+            name = entry["name"]
+            validity = _whole(1, unit=" of days")(
+                f"{item}.validityDays", entry.get("validityDays", defaults["validityDays"])
+            )
+        else:
+            name, validity = entry, defaults["validityDays"]
+        _matching(_DNS_LABEL, "a client name that is a DNS label: a-z, 0-9 and '-', at most 63 characters")(
+            f"{item}.name" if isinstance(entry, dict) else item, name
+        )
+        if any(c.name == name for c in clients):
+            raise _reject(item, name, "unique client names (this one is listed twice)")
+        if defaults["earlyRenewalDays"] >= validity:
+            raise ConfigError(
+                f"{_label('clientDefaults.earlyRenewalDays')}: {defaults['earlyRenewalDays']} is not accepted; "
+                f"expected fewer days than the validity of client {name!r} ({validity} days)"
+            )
+        clients.append(
+            ClientSettings(name=name, validity_days=validity, early_renewal_days=defaults["earlyRenewalDays"], key=key)
+        )
+    return tuple(clients)
+
+
+def _client_cert_headers(raw: Any) -> dict[str, str | bool]:
+    label = _label("listener.forwardClientCertHeaders")
+    if isinstance(raw, bool):
+        return dict.fromkeys(CLIENT_CERT_HEADERS, raw)
+    if not isinstance(raw, dict):
+        raise _reject(label, raw, "true, false, or an object with the fields " + ", ".join(CLIENT_CERT_HEADERS))
+    unknown = sorted(set(raw) - set(CLIENT_CERT_HEADERS))
+    if unknown:
+        raise _reject(
+            f"{label}.{unknown[0]}",
+            raw[unknown[0]],
+            "no such field (typo?); the fields are " + ", ".join(CLIENT_CERT_HEADERS),
+        )
+    return {name: _header_switch(f"{label}.{name}", raw.get(name, True)) for name in CLIENT_CERT_HEADERS}
+
+
+def parse(raw: Mapping[str, Any], region: str | None = None) -> StackConfig:
+    """Validate raw configuration values (as `pulumi.Config` returns them) into a `StackConfig`."""
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{_label(unknown[0])} is not a key of this stack (typo?); the keys are " + ", ".join(TOP_LEVEL_KEYS)
+        )
+    objects = {key: _object(key, raw.get(key)) for key in OBJECT_KEYS}
+    ca_values, client_defaults, listener, app = (
+        objects["ca"],
+        objects["clientDefaults"],
+        objects["listener"],
+        objects["app"],
+    )
+    ca_certificate_id = _scalar("caCertificateId", raw.get("caCertificateId"))
+    server_certificate_id = _scalar("serverCertificateId", raw.get("serverCertificateId"))
+    if region is None and not (ca_certificate_id and server_certificate_id):
+        raise ConfigError(
+            "alicloud:region is required to register certificates in Certificate Management Service: "
+            "set it with `pulumi config set alicloud:region cn-hangzhou` (or set both "
+            f"{_label('caCertificateId')} and {_label('serverCertificateId')} to reuse existing certificates)"
+        )
+    return StackConfig(
+        domain=_scalar("domain", raw.get("domain")),
+        vswitch_ids=_vswitches(raw.get("vswitchIds")),
+        address_type=_scalar("addressType", raw.get("addressType")),
+        edition=_scalar("edition", raw.get("edition")),
+        clients=_clients(raw.get("clients"), client_defaults),
+        ca=CaSettings(
+            subject=Subject(
+                common_name=ca_values["commonName"],
+                organization=ca_values["organization"],
+                organizational_unit=ca_values["organizationalUnit"],
+                country=ca_values["country"],
+                province=ca_values["province"],
+                locality=ca_values["locality"],
+            ),
+            validity_days=ca_values["validityDays"],
+            key=_key_spec("ca", ca_values),
+        ),
+        ca_certificate_id=ca_certificate_id,
+        server_certificate_id=server_certificate_id,
+        listener=ListenerSettings(
+            port=listener["port"],
+            security_policy_id=listener["securityPolicyId"],
+            client_cert_headers=_client_cert_headers(listener["forwardClientCertHeaders"]),
+            http_redirect=listener["httpRedirect"],
+            alb_config_name=listener["albConfigName"],
+            ingress_class_name=listener["ingressClassName"],
+        ),
+        namespace=_scalar("namespace", raw.get("namespace")),
+        app=AppSettings(name=app["name"], image=app["image"], replicas=app["replicas"], port=app["port"]),
+        region=region,
+    )
+
+
+def _read_object(config: pulumi.Config, key: str) -> Any:
+    try:
+        return config.get_object(key)
+    except pulumi.config.ConfigTypeError as error:  # the value is not JSON
+        raise ConfigError(
+            f"{_label(key)}: {config.get(key)!r} is not accepted; expected a JSON/YAML value ({error})"
+        ) from None
+
+
+def load() -> StackConfig:
+    """Read every `alb-mtls:` key (and `alicloud:region`) from the stack and validate it."""
+    config = pulumi.Config(NAMESPACE)
+    structured = {"vswitchIds", "clients", *OBJECT_KEYS}
+    raw = {key: (_read_object(config, key) if key in structured else config.get(key)) for key in TOP_LEVEL_KEYS}
+    raw = {key: value for key, value in raw.items() if value is not None}
+    raw.update(_stray_keys())
+    return parse(raw, region=pulumi.Config("alicloud").get("region"))
+
+
+def _stray_keys() -> dict[str, Any]:
+    """Keys set under `alb-mtls:` that the contract does not know (usually typos)."""
+    from pulumi.runtime.config import CONFIG
+
+    prefix = NAMESPACE + ":"
+    return {
+        k[len(prefix) :]: v
+        for k, v in CONFIG.get().items()
+        if k.startswith(prefix) and k[len(prefix) :] not in TOP_LEVEL_KEYS
+    }
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from `SETTINGS`."""
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        if s.required:
+            default = "**required**"
+        elif s.default is None:
+            default = "unset"
+        elif s.type == "object":
+            default = "see fields"
+        else:
+            default = f"`{json.dumps(s.default).strip(chr(34))}`"
+        rows.append(f"| `{s.key}` | {s.type} | {default} | {s.meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown"]:
+        print(markdown_table())
+    else:
+        sys.exit("usage: python stack_config.py --markdown")

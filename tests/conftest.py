@@ -1,0 +1,8 @@
+"""Puts the project root on sys.path, as `pulumi` does when it runs `__main__.py`."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

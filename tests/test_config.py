@@ -1,0 +1,248 @@
+"""The configuration contract: bad input stops the program with a clear error before anything is created."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import stack_config
+from tests.harness import BASE_CONFIG, ProgramFailed, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def with_(key: str, value: Any) -> dict[str, Any]:
+    """BASE_CONFIG with one key (or `object.field`) changed; None removes it."""
+    config = json.loads(json.dumps(BASE_CONFIG))
+    top, _, field = key.partition(".")
+    if field:
+        config.setdefault(top, {})[field] = value
+    elif value is None:
+        config.pop(top, None)
+    else:
+        config[top] = value
+    return config
+
+
+# (case, config, the key the error must name, the bad value it must show, words of what is accepted)
+BAD_INPUTS = [
+    ("missing domain", with_("domain", None), "alb-mtls:domain", "required", "DNS host name"),
+    (
+        "upper-case domain",
+        with_("domain", "Coffee.Example.com"),
+        "alb-mtls:domain",
+        '"Coffee.Example.com"',
+        "lower-case DNS host name",
+    ),
+    ("domain label over 63", with_("domain", "a" * 64 + ".example.com"), "alb-mtls:domain", "a" * 64, "63 characters"),
+    ("one vSwitch", with_("vswitchIds", ["vsw-abc123"]), "alb-mtls:vswitchIds", '["vsw-abc123"]', "at least two"),
+    (
+        "duplicate vSwitches",
+        with_("vswitchIds", ["vsw-abc123", "vsw-abc123"]),
+        "alb-mtls:vswitchIds",
+        "vsw-abc123",
+        "listed twice",
+    ),
+    (
+        "malformed vSwitch",
+        with_("vswitchIds", ["vsw-abc123", "subnet-1"]),
+        "alb-mtls:vswitchIds[1]",
+        '"subnet-1"',
+        "vsw-",
+    ),
+    ("address type", with_("addressType", "Public"), "alb-mtls:addressType", '"Public"', "Internet, Intranet"),
+    ("edition", with_("edition", "Basic"), "alb-mtls:edition", '"Basic"', "Standard, StandardWithWaf"),
+    ("no clients", with_("clients", []), "alb-mtls:clients", "[]", "non-empty list"),
+    ("missing clients", with_("clients", None), "alb-mtls:clients", "required", "client names"),
+    ("duplicate client", with_("clients", ["alice", "alice"]), "alb-mtls:clients[1]", '"alice"', "unique client names"),
+    (
+        "malformed client name",
+        with_("clients", ["alice", "Bob_Smith"]),
+        "alb-mtls:clients[1]",
+        '"Bob_Smith"',
+        "DNS label",
+    ),
+    (
+        "client object without name",
+        with_("clients", [{"validityDays": 30}]),
+        "alb-mtls:clients[0]",
+        "validityDays",
+        "an object with a name",
+    ),
+    (
+        "negative client validity",
+        with_("clients", [{"name": "alice", "validityDays": -5}]),
+        "alb-mtls:clients[0].validityDays",
+        "-5",
+        "whole number",
+    ),
+    (
+        "fractional validity",
+        with_("clientDefaults.validityDays", 36.5),
+        "alb-mtls:clientDefaults.validityDays",
+        "36.5",
+        "whole number",
+    ),
+    ("zero CA validity", with_("ca.validityDays", 0), "alb-mtls:ca.validityDays", "0", "at least 1"),
+    (
+        "early renewal not below validity",
+        with_("clientDefaults.earlyRenewalDays", 365),
+        "alb-mtls:clientDefaults.earlyRenewalDays",
+        "365",
+        "fewer days than the validity",
+    ),
+    ("small RSA CA key", with_("ca.rsaBits", 1024), "alb-mtls:ca.rsaBits", "1024", "at least 2048"),
+    (
+        "small RSA client key",
+        with_("clientDefaults.rsaBits", 1024),
+        "alb-mtls:clientDefaults.rsaBits",
+        "1024",
+        "at least 2048",
+    ),
+    ("unknown algorithm", with_("ca.algorithm", "ED25519"), "alb-mtls:ca.algorithm", '"ED25519"', "RSA, ECDSA"),
+    (
+        "unknown curve",
+        with_("clientDefaults.ecdsaCurve", "P224"),
+        "alb-mtls:clientDefaults.ecdsaCurve",
+        '"P224"',
+        "P256, P384",
+    ),
+    ("three-letter country", with_("ca.country", "CHN"), "alb-mtls:ca.country", '"CHN"', "two upper-case letters"),
+    ("lower-case country", with_("ca.country", "cn"), "alb-mtls:ca.country", '"cn"', "two upper-case letters"),
+    ("unknown CA field", with_("ca.commonname", "root"), "alb-mtls:ca.commonname", '"root"', "no such field"),
+    ("unknown listener field", with_("listener.prot", 443), "alb-mtls:listener.prot", "443", "no such field"),
+    ("listener port", with_("listener.port", 70000), "alb-mtls:listener.port", "70000", "at most 65535"),
+    (
+        "security policy",
+        with_("listener.securityPolicyId", "tls_everything"),
+        "alb-mtls:listener.securityPolicyId",
+        '"tls_everything"',
+        "tls_cipher_policy_1_2_strict",
+    ),
+    (
+        "header alias",
+        with_("listener.forwardClientCertHeaders", {"subjectDn": "X Client DN"}),
+        "alb-mtls:listener.forwardClientCertHeaders.subjectDn",
+        '"X Client DN"',
+        "header name",
+    ),
+    ("zero replicas", with_("app.replicas", 0), "alb-mtls:app.replicas", "0", "at least 1"),
+    ("namespace", with_("namespace", "Coffee Shop"), "alb-mtls:namespace", '"Coffee Shop"', "DNS label"),
+    ("unknown top-level key", with_("domian", "coffee.example.com"), "alb-mtls:domian", "", "not a key of this stack"),
+    ("object that is not an object", with_("ca", ["root"]), "alb-mtls:ca", '["root"]', "an object with the fields"),
+    (
+        "server certificate id",
+        with_("serverCertificateId", "cert-123"),
+        "alb-mtls:serverCertificateId",
+        '"cert-123"',
+        "with its region",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "config", "key", "shown", "accepted"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_a_clear_error_and_nothing_is_created(case, config, key, shown, accepted):
+    with pytest.raises(ProgramFailed) as failed:
+        run_program(config)
+    error = failed.value.error
+    assert isinstance(error, stack_config.ConfigError), repr(error)
+    message = str(error)
+    assert message.startswith(key), message
+    assert shown in message, message
+    assert accepted in message, message
+    assert failed.value.run.resources == [], "a resource was registered before the configuration was validated"
+
+
+def test_table_has_at_least_fifteen_cases():
+    assert len(BAD_INPUTS) >= 15
+
+
+def test_missing_region_is_named_when_certificates_must_be_uploaded():
+    with pytest.raises(ProgramFailed) as failed:
+        run_program(BASE_CONFIG, region=None)
+    assert "alicloud:region" in str(failed.value.error)
+    assert failed.value.run.resources == []
+
+
+def test_malformed_json_in_a_structured_key_names_the_key():
+    from tests import harness
+
+    original = harness.stack_config
+    harness.stack_config = lambda config, region: {**original(config, region), "alb-mtls:ca": "{not json"}
+    try:
+        with pytest.raises(ProgramFailed) as failed:
+            run_program(BASE_CONFIG)
+    finally:
+        harness.stack_config = original
+    assert str(failed.value.error).startswith("alb-mtls:ca: '{not json'")
+
+
+def test_defaults_apply_when_objects_are_omitted():
+    parsed = stack_config.parse(
+        {"domain": "a.example.com", "vswitchIds": ["vsw-a1", "vsw-b2"], "clients": ["alice"]}, region="cn-hangzhou"
+    )
+    assert parsed.ca.key.algorithm == "RSA" and parsed.ca.key.rsa_bits == 4096 and parsed.ca.validity_days == 3650
+    assert parsed.clients[0].validity_days == 365 and parsed.clients[0].early_renewal_days == 30
+    assert parsed.clients[0].key.rsa_bits == 2048
+    assert parsed.listener.port == 443 and parsed.listener.security_policy_id == "tls_cipher_policy_1_2_strict"
+    assert parsed.listener.client_cert_headers == dict.fromkeys(stack_config.CLIENT_CERT_HEADERS, True)
+    assert parsed.listener.http_redirect is True
+    assert parsed.app.image == stack_config.SEED_IMAGE and parsed.app.replicas == 2 and parsed.app.port == 80
+    assert parsed.namespace == "default" and parsed.address_type == "Internet" and parsed.edition == "Standard"
+
+
+def test_values_as_the_cli_passes_them_are_accepted():
+    """The CLI hands typed scalars over as strings, and Pulumi.yaml's empty defaults as ''."""
+    parsed = stack_config.parse(
+        {
+            "domain": "a.example.com",
+            "vswitchIds": ["vsw-a1", "vsw-b2"],
+            "clients": ["alice", {"name": "bob", "validityDays": "90"}],
+            "listener": {"port": "8443", "httpRedirect": "false"},
+            "caCertificateId": "",
+            "serverCertificateId": "",
+        },
+        region="cn-hangzhou",
+    )
+    assert parsed.clients[1].validity_days == 90
+    assert parsed.listener.port == 8443 and parsed.listener.http_redirect is False
+    assert parsed.ca_certificate_id is None and parsed.server_certificate_id is None
+
+
+def test_dev_stack_file_is_a_complete_working_example():
+    dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config = {k.split(":", 1)[1]: v for k, v in dev.items() if k.startswith("alb-mtls:")}
+    run = run_program(config, region=dev["alicloud:region"])
+    assert set(run.outputs["clientCertificates"]) == {c if isinstance(c, str) else c["name"] for c in config["clients"]}
+
+
+def test_pulumi_yaml_declares_every_scalar_key_as_the_code_reads_it():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    scalars = [s for s in stack_config.SETTINGS if "." not in s.key and s.type in ("string", "list of strings")]
+    assert set(declared) == {s.key for s in scalars}
+    for setting in scalars:
+        entry = declared[setting.key]
+        assert entry["type"] == ("array" if setting.type == "list of strings" else "string")
+        assert entry["description"]
+        if setting.required:
+            assert "default" not in entry, f"{setting.key} is required, so Pulumi.yaml must not give it a default"
+        else:
+            assert entry["default"] == (setting.default if setting.default is not None else ""), setting.key
+
+
+def test_readme_configuration_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text()
+    assert stack_config.markdown_table() in readme, "regenerate it with `python stack_config.py --markdown`"
+    for setting in stack_config.SETTINGS:
+        assert f"| `{setting.key}` |" in readme
+
+
+def test_readme_shows_a_config_set_for_each_structured_key():
+    readme = (ROOT / "README.md").read_text()
+    for key in ("clients", "vswitchIds", *stack_config.OBJECT_KEYS):
+        assert re.search(rf"pulumi config set (--path )?'?{key}[.\[]", readme), key

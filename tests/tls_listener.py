@@ -1,0 +1,139 @@
+"""Real TLS peers on 127.0.0.1: nginx requiring client certificates, and curl as the client.
+
+`MutualTlsNginx` plays the ALB listener the stack configures (`ssl_verify_client on` against the
+stack's CA, serving the stack's server certificate). `curl()` calls it as the seed's step 4 does,
+with `--cert/--key` and `--cacert`, resolving the domain to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+master_process off;
+user root;
+pid {root}/nginx.pid;
+error_log {root}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {root}/access.log;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {domain};
+        ssl_certificate {root}/server.crt;
+        ssl_certificate_key {root}/server.key;
+        ssl_client_certificate {root}/ca.crt;
+        ssl_verify_client on;
+        ssl_verify_depth 1;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            default_type text/plain;
+            return 200 "hello $ssl_client_s_dn\\n";
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    if found is None:
+        raise RuntimeError("nginx is not installed: `apt-get install nginx-light` (.ci/run does this)")
+    return found
+
+
+@dataclass
+class Response:
+    """What curl saw: the HTTP status (0 when no HTTP response came back), body and curl's exit code."""
+
+    status: int
+    body: str
+    exit_code: int
+    stderr: str
+
+
+class MutualTlsNginx:
+    """nginx on 127.0.0.1 that requires a client certificate signed by `ca_pem`."""
+
+    def __init__(self, workdir: Path, *, ca_pem: str, server_cert_pem: str, server_key_pem: str, domain: str):
+        self.root = workdir
+        self.domain = domain
+        self.port = free_port()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "ca.crt").write_text(ca_pem)
+        (self.root / "server.crt").write_text(server_cert_pem)
+        (self.root / "server.key").write_text(server_key_pem)
+        (self.root / "server.key").chmod(0o600)
+        (self.root / "nginx.conf").write_text(NGINX_CONF.format(root=self.root, port=self.port, domain=domain))
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Self:
+        conf = self.root / "nginx.conf"
+        check = subprocess.run(
+            [nginx_binary(), "-t", "-p", str(self.root), "-c", str(conf)], check=False, capture_output=True, text=True
+        )
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx rejected its configuration:\n{check.stderr}")
+        self.process = subprocess.Popen(
+            [nginx_binary(), "-p", str(self.root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {self.process.stderr.read().decode()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start listening within 10 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def error_log(self) -> str:
+        return (self.root / "error.log").read_text()
+
+    def curl(self, *, cert: Path | None = None, key: Path | None = None, cacert: Path | None = None) -> Response:
+        """`curl https://<domain>/ --cert … --key … --cacert …` with the domain resolved to 127.0.0.1."""
+        return curl(
+            f"https://{self.domain}:{self.port}/", self.port, cert=cert, key=key, cacert=cacert or self.root / "ca.crt"
+        )
+
+
+def curl(url: str, port: int, *, cert: Path | None, key: Path | None, cacert: Path) -> Response:
+    host = url.split("/")[2].split(":")[0]
+    command = ["curl", "--silent", "--show-error", "--max-time", "10", "--resolve", f"{host}:{port}:127.0.0.1"]
+    command += ["--cacert", str(cacert), "--write-out", "\n%{http_code}"]
+    if cert is not None:
+        command += ["--cert", str(cert)]
+    if key is not None:
+        command += ["--key", str(key)]
+    done = subprocess.run([*command, url], check=False, capture_output=True, text=True, timeout=30)
+    body, _, status = done.stdout.rpartition("\n")
+    return Response(status=int(status or 0), body=body, exit_code=done.returncode, stderr=done.stderr)
