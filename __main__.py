@@ -6,6 +6,8 @@ Reads the configuration (validated before anything is created) and wires the com
 import pulumi
 
 import stack_config
+from components.app import WebApp, WebAppArgs, curl_command, endpoint
+from components.listener import MutualTlsListener, MutualTlsListenerArgs
 from components.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
@@ -51,9 +53,57 @@ if config.server_certificate_id is None:
         ),
     )
 
+if config.ca_certificate_id is not None:
+    pulumi.log.warn(
+        "alb-mtls:caCertificateId is set: the listener trusts that CA, so the client certificates this stack "
+        "issues verify only if that id is this stack's CA (registered elsewhere)."
+    )
+
+listener = MutualTlsListener(
+    "mtls",
+    MutualTlsListenerArgs(
+        alb_config_name=config.listener.alb_config_name,
+        ingress_class_name=config.listener.ingress_class_name,
+        vswitch_ids=list(config.vswitch_ids),
+        address_type=config.address_type,
+        edition=config.edition,
+        region=config.region,
+        ca_certificate_pem=ca.cert_pem if config.ca_certificate_id is None else None,
+        ca_certificate_id=config.ca_certificate_id,
+        server_certificate_pem=server.cert_pem if server is not None else None,
+        server_private_key_pem=server.private_key_pem if server is not None else None,
+        server_certificate_id=config.server_certificate_id,
+        port=config.listener.port,
+        security_policy_id=config.listener.security_policy_id,
+        client_cert_headers=config.listener.client_cert_headers,
+        http_redirect=config.listener.http_redirect,
+    ),
+)
+
+app = WebApp(
+    "app",
+    WebAppArgs(
+        app_name=config.app.name,
+        image=config.app.image,
+        replicas=config.app.replicas,
+        container_port=config.app.port,
+        namespace=config.namespace,
+        host=config.domain,
+        ingress_class_name=listener.ingress_class_name,
+        listen_ports=listener.listen_ports,
+        http_redirect=listener.http_redirect,
+    ),
+)
+
+url = endpoint(config.domain, config.listener.port)
 pulumi.export("caCertificatePem", ca.cert_pem)
 pulumi.export("clientCertificates", {name: c.cert_pem for name, c in clients.items()})
 pulumi.export("clientPrivateKeys", pulumi.Output.secret({name: c.private_key_pem for name, c in clients.items()}))
 pulumi.export("clientCertificateExpiry", {name: c.validity_end_time for name, c in clients.items()})
 if server is not None:
     pulumi.export("serverCertificatePem", server.cert_pem)
+pulumi.export("albConfigName", listener.alb_config_name)
+pulumi.export("ingressClassName", listener.ingress_class_name)
+pulumi.export("loadBalancerDnsName", listener.load_balancer_dns_name)
+pulumi.export("endpoint", url)
+pulumi.export("curlCommand", curl_command(url, config.clients[0].name, with_ca=server is not None))

@@ -1,0 +1,175 @@
+"""WebApp: the workload behind the listener — Deployment, Service and Ingress (the seed's `coffee`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+LISTEN_PORTS_ANNOTATION = "alb.ingress.kubernetes.io/listen-ports"
+SSL_REDIRECT_ANNOTATION = "alb.ingress.kubernetes.io/ssl-redirect"
+
+
+@dataclass
+class WebAppArgs:
+    """Inputs of `WebApp`."""
+
+    app_name: str
+    """Deployment name and `app` label; the Service is `<app_name>-svc`, the Ingress `<app_name>-ingress`."""
+    image: str
+    """Container image."""
+    replicas: int
+    """Number of pods."""
+    container_port: int
+    """Port the container serves HTTP on (the Service's target port)."""
+    namespace: str
+    """Kubernetes namespace; created unless `default`."""
+    host: str
+    """Host name the Ingress routes to the Service."""
+    ingress_class_name: pulumi.Input[str]
+    """IngressClass bound to the verifying listener (the listener's output, so the Ingress follows it)."""
+    listen_ports: pulumi.Input[str]
+    """The listener's `alb.ingress.kubernetes.io/listen-ports` annotation value."""
+    http_redirect: pulumi.Input[bool]
+    """Whether the listener has an HTTP listener to redirect to HTTPS."""
+    cpu_request: str = "50m"
+    """CPU request per pod."""
+    memory_request: str = "64Mi"
+    """Memory request per pod."""
+    cpu_limit: str = "250m"
+    """CPU limit per pod."""
+    memory_limit: str = "128Mi"
+    """Memory limit per pod."""
+
+
+def ingress_annotations(listen_ports: str, http_redirect: bool) -> dict[str, str]:
+    """The ALB annotations of the Ingress: which listener, and the redirect when there is an HTTP one."""
+    annotations = {LISTEN_PORTS_ANNOTATION: listen_ports}
+    if http_redirect:
+        annotations[SSL_REDIRECT_ANNOTATION] = "true"
+    return annotations
+
+
+class WebApp(pulumi.ComponentResource):
+    """A Deployment, its ClusterIP Service, and an Ingress on the mutual-TLS listener."""
+
+    namespace: pulumi.Output[str]
+    """Namespace of the objects."""
+    deployment_name: pulumi.Output[str]
+    """Name of the Deployment."""
+    service_name: pulumi.Output[str]
+    """Name of the Service."""
+    ingress_name: pulumi.Output[str]
+    """Name of the Ingress."""
+
+    def __init__(self, name: str, args: WebAppArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("alb-mtls:components:WebApp", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app": args.app_name}
+
+        namespace: pulumi.Input[str] = args.namespace
+        if args.namespace != "default":
+            created = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace), opts=child
+            )
+            namespace = created.metadata.name
+
+        probe = k8s.core.v1.HTTPGetActionArgs(path="/", port="http")
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.app_name, namespace=namespace, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name=args.app_name,
+                                image=args.image,
+                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=args.container_port)],
+                                readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=5),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=probe, initial_delay_seconds=10, period_seconds=10
+                                ),
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": args.cpu_request, "memory": args.memory_request},
+                                    limits={"cpu": args.cpu_limit, "memory": args.memory_limit},
+                                ),
+                                security_context=k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False),
+                            )
+                        ]
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.app_name}-svc", namespace=namespace, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=deployment.spec.selector.match_labels,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
+            ),
+            opts=child,
+        )
+        ingress = k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{args.app_name}-ingress",
+                namespace=namespace,
+                labels=labels,
+                annotations=pulumi.Output.all(args.listen_ports, args.http_redirect).apply(
+                    lambda values: ingress_annotations(*values)
+                ),
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=args.ingress_class_name,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=args.host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=service.metadata.name,
+                                            port=k8s.networking.v1.ServiceBackendPortArgs(number=80),
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        self.namespace = pulumi.Output.from_input(namespace)
+        self.deployment_name = deployment.metadata.name
+        self.service_name = service.metadata.name
+        self.ingress_name = ingress.metadata.name
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "deployment_name": self.deployment_name,
+                "service_name": self.service_name,
+                "ingress_name": self.ingress_name,
+            }
+        )
+
+
+def endpoint(host: str, port: int) -> str:
+    """The URL clients call."""
+    return f"https://{host}/" if port == 443 else f"https://{host}:{port}/"
+
+
+def curl_command(url: str, client: str, with_ca: bool) -> str:
+    """The seed's step-4 command for one client, with the files `scripts/client-cert` writes."""
+    command = f"curl {url} --cert {client}.crt --key {client}.key"
+    return command + " --cacert ca.crt" if with_ca else command

@@ -1,0 +1,330 @@
+"""Registers an external CA certificate in Alibaba Cloud Certificate Management Service (CAS).
+
+ALB mutual TLS verifies clients against a CA certificate held in CAS (`caCertificates[].CertificateId`
+of an AlbConfig listener). No Pulumi or Terraform resource uploads an external CA certificate, so this
+is a Pulumi dynamic provider over the official SDK (`alibabacloud-cas20200407`, API 2020-04-07):
+
+- create: finds the certificate repository ("warehouse") named `warehouse_name` (ListCertWarehouse),
+  creating it when missing (CreateWarehouse), then uploads the certificate into it (UploadPCACert with
+  WarehouseId, Name and Cert; never a private key). The returned `Identifier` is the resource id and
+  the `identifier` output, the value ALB's `caCertificates[].CertificateId` takes.
+- delete: DeletePCACert. The repository stays: it is found by name, so other registrations (in this
+  stack or others) share it and upload into it; deleting it under them would break them.
+- diff: a new certificate, name, repository or region replaces the registration (create the new one,
+  then delete the old one, so the listener never points at a deleted CA); a new endpoint or protocol
+  only changes how CAS is reached and is stored without an API call.
+- read (`pulumi refresh`): looks the identifier up with ListCert; gone means deleted out of band.
+- check: the PEM must parse as certificates, each a CA (BasicConstraints CA:TRUE), and hold no key.
+
+Credentials come from the environment at call time, where the alicloud provider reads them
+(`ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY`, `ALICLOUD_SECURITY_TOKEN`), else from the standard
+`alibabacloud_credentials` chain (`ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET`, CLI profile, ECS RAM role, ...).
+They are never inputs, never stack configuration, and never in the resource state or in the serialized
+provider.
+
+Serialization: `pulumi.dynamic` pickles the provider with dill. `CaCertificateProvider` lives in an
+importable module and has no instance state, so dill stores a reference to it
+(`components.ca_registration.CaCertificateProvider`) and the provider process (started by the Pulumi CLI
+in the project directory) imports this module; the SDK is imported inside the methods that call it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi.dynamic
+from pulumi.runtime.rpc import UNKNOWN
+
+
+class CasApiError(Exception):
+    """A Certificate Management Service call failed; the message names the call and the error code."""
+
+    def __init__(self, operation: str, code: str | None, message: str, request_id: str | None = None):
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        text = f"CAS {operation} failed: {code}: {message}" if code else f"CAS {operation} failed: {message}"
+        if request_id:
+            text += f" (RequestId {request_id})"
+        super().__init__(text)
+
+
+@dataclass
+class CaCertificateRegistrationArgs:
+    """Inputs of `CaCertificateRegistration`."""
+
+    certificate_pem: pulumi.Input[str]
+    """The CA certificate (PEM) that client certificates must chain to; never its private key."""
+    name: pulumi.Input[str]
+    """The certificate's name as shown in the CAS console."""
+    region: pulumi.Input[str]
+    """The CAS API region: cn-hangzhou on the China site, ap-southeast-1 on the international site."""
+    warehouse_name: pulumi.Input[str] = "alb-mtls"
+    """The certificate repository for uploaded certificates; created when missing, kept on delete."""
+    endpoint: pulumi.Input[str] | None = None
+    """API endpoint override (`host[:port]`); by default the SDK derives it from `region`
+    (cas.aliyuncs.com for cn-hangzhou, cas.ap-southeast-1.aliyuncs.com for ap-southeast-1)."""
+    protocol: pulumi.Input[str] = "https"
+    """`https` (default) or `http` (for a local test endpoint only)."""
+
+
+class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
+    """CRUD for one CA certificate uploaded to a CAS certificate repository."""
+
+    INPUTS = ("certificate_pem", "name", "region", "warehouse_name", "endpoint", "protocol")
+    """Input properties, in the order they are reported."""
+    REPLACE_ON = ("certificate_pem", "name", "warehouse_name", "region")
+    """Inputs whose change means a new registration (CAS has no call that changes an uploaded one)."""
+    DEFAULTS: ClassVar[dict[str, str]] = {"warehouse_name": "alb-mtls", "protocol": "https"}
+    WAREHOUSE_TYPE = "uploadedAuthorityCertificate"
+    """CreateWarehouse `Type` for a repository of uploaded CA certificates."""
+    UPLOAD_WAREHOUSE_TYPES = frozenset({"uploadedAuthorityCertificate", "uploadedCertificate", "uploadCA", "uploadPCA"})
+    """Repository types that hold uploaded certificates, in CreateWarehouse's and ListCertWarehouse's
+    vocabularies (the API reference documents different names for the two calls)."""
+    PAGE_SIZE = 50
+    LIST_AFTER_CREATE_ATTEMPTS = 5
+    """How often to look for a just-created repository (a list may lag behind a create) before failing."""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        inputs = {**self.DEFAULTS, **{k: v for k, v in news.items() if v is not None}}
+        failures = [
+            pulumi.dynamic.CheckFailure(prop, reason)
+            for prop in self.INPUTS
+            if inputs.get(prop) != UNKNOWN
+            for reason in self._problems(prop, inputs.get(prop))
+        ]
+        return pulumi.dynamic.CheckResult(inputs, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        news = {**self.DEFAULTS, **news}
+        changed = [k for k in self.INPUTS if news.get(k) == UNKNOWN or olds.get(k) != news.get(k)]
+        replaces = [k for k in changed if k in self.REPLACE_ON]
+        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        from alibabacloud_cas20200407 import models
+
+        props = {**self.DEFAULTS, **props}
+        client = self._client(props)
+        warehouse_id = self._ensure_warehouse(client, props["warehouse_name"])
+        request = models.UploadPCACertRequest(
+            warehouse_id=warehouse_id, name=props["name"], cert=props["certificate_pem"]
+        )
+        identifier = self._call("UploadPCACert", client.upload_pcacert, request).body.identifier
+        if not identifier:
+            raise CasApiError("UploadPCACert", None, "the response carries no Identifier")
+        return pulumi.dynamic.CreateResult(identifier, self._outs(props, identifier, warehouse_id))
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        found = self._find_cert(self._client({**self.DEFAULTS, **props}), id_)
+        if found is None:
+            # An empty id tells the engine the certificate was deleted out of band. The dynamic provider
+            # host writes into `outs`, so it must be a dict even then.
+            return pulumi.dynamic.ReadResult("", {})
+        warehouse_id = found.wh_id if found.wh_id is not None else props.get("warehouse_id")
+        return pulumi.dynamic.ReadResult(id_, self._outs(props, id_, warehouse_id))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        # Only endpoint/protocol reach here (diff replaces on everything else): nothing changes in CAS.
+        return pulumi.dynamic.UpdateResult(self._outs({**self.DEFAULTS, **news}, id_, olds.get("warehouse_id")))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        from alibabacloud_cas20200407 import models
+
+        client = self._client({**self.DEFAULTS, **props})
+        try:
+            self._call("DeletePCACert", client.delete_pcacert, models.DeletePCACertRequest(identifier=id_))
+        except CasApiError as failure:
+            # Already gone (deleted in the console)? Then there is nothing left to delete.
+            try:
+                gone = self._find_cert(client, id_) is None
+            except CasApiError:
+                gone = False
+            if not gone:
+                raise failure from None
+
+    # -- CAS calls -------------------------------------------------------------------------------
+
+    def _client(self, props: dict[str, Any]) -> Any:
+        from alibabacloud_cas20200407.client import Client
+        from alibabacloud_tea_openapi.utils_models import Config
+
+        config = Config(region_id=props["region"], protocol=props.get("protocol") or "https")
+        if props.get("endpoint"):
+            config.endpoint = props["endpoint"]
+        access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
+        secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
+        if bool(access_key) != bool(secret_key):
+            missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
+            raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
+        if access_key and secret_key:
+            config.access_key_id = access_key
+            config.access_key_secret = secret_key
+            config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
+        else:
+            from alibabacloud_credentials.client import Client as CredentialClient
+
+            config.credential = CredentialClient()
+        return Client(config)
+
+    @staticmethod
+    def _call(operation: str, method: Any, request: Any) -> Any:
+        """Runs one SDK call; an API error becomes a `CasApiError` naming the call and the code."""
+        from Tea.exceptions import TeaException
+
+        try:
+            return method(request)
+        except TeaException as error:
+            data = error.data if isinstance(error.data, dict) else {}
+            inner = getattr(error, "inner_exception", None)  # transport failures: the SDK wraps them
+            message = data.get("Message") or error.message or (repr(inner) if inner else str(error))
+            code = error.code if error.code not in (None, "", "None") else data.get("Code")
+            raise CasApiError(operation, code, message, data.get("RequestId")) from None
+
+    def _ensure_warehouse(self, client: Any, name: str) -> int:
+        """The WhId of the upload repository called `name`, creating the repository when missing."""
+        from alibabacloud_cas20200407 import models
+
+        found = self._find_warehouse(client, name)
+        if found is not None:
+            return int(found.wh_id)
+        created = self._call(
+            "CreateWarehouse",
+            client.create_warehouse,
+            models.CreateWarehouseRequest(name=name, type=self.WAREHOUSE_TYPE),
+        )
+        instance_id = created.body.warehouse_instance_id
+        # CreateWarehouse answers with the instance id; UploadPCACert wants the numeric WhId.
+        for attempt in range(self.LIST_AFTER_CREATE_ATTEMPTS):
+            found = self._find_warehouse(client, name, instance_id)
+            if found is not None:
+                return int(found.wh_id)
+            time.sleep(attempt + 1)
+        raise CasApiError("CreateWarehouse", None, f"repository {name!r} ({instance_id}) is not listed after creation")
+
+    def _find_warehouse(self, client: Any, name: str, instance_id: str | None = None) -> Any:
+        """The upload repository called `name` (the one with `instance_id` if several), or None."""
+        from alibabacloud_cas20200407 import models
+
+        same_name = []
+        page = 1
+        while True:
+            request = models.ListCertWarehouseRequest(name=name, current_page=page, show_size=self.PAGE_SIZE)
+            body = self._call("ListCertWarehouse", client.list_cert_warehouse, request).body
+            listed = body.cert_warehouse_list or []
+            same_name += [w for w in listed if w.name == name]  # Name matches fuzzily: keep exact ones
+            if not listed or page * self.PAGE_SIZE >= (body.total_count or 0):
+                break
+            page += 1
+        usable = [w for w in same_name if w.type in self.UPLOAD_WAREHOUSE_TYPES and w.wh_id is not None]
+        if usable:
+            return min(usable, key=lambda w: (w.instance_id != instance_id, bool(w.is_expired), w.wh_id))
+        if same_name:
+            kinds = ", ".join(sorted({str(w.type) for w in same_name}))
+            raise CasApiError(
+                "ListCertWarehouse",
+                None,
+                f"a certificate repository named {name!r} exists but is not one for uploaded certificates "
+                f"(type {kinds}); choose another warehouse_name",
+            )
+        return None
+
+    def _find_cert(self, client: Any, identifier: str) -> Any:
+        from alibabacloud_cas20200407 import models
+
+        request = models.ListCertRequest(identifiers=identifier, show_size=self.PAGE_SIZE)
+        body = self._call("ListCert", client.list_cert, request).body
+        return next((c for c in body.cert_list or [] if c.identifier == identifier), None)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _outs(self, props: dict[str, Any], identifier: str, warehouse_id: Any) -> dict[str, Any]:
+        outs = {k: props.get(k) for k in self.INPUTS}
+        outs["identifier"] = identifier
+        outs["warehouse_id"] = int(warehouse_id) if warehouse_id is not None else None
+        return outs
+
+    @staticmethod
+    def _problems(prop: str, value: Any) -> list[str]:
+        """Why an input value is unacceptable (empty when it is fine)."""
+        if prop == "endpoint":
+            if value is None:
+                return []
+            if not isinstance(value, str) or not value or "/" in value or any(c.isspace() for c in value):
+                return [f"endpoint must be a host[:port] without scheme or path (e.g. cas.aliyuncs.com), got {value!r}"]
+            return []
+        if not isinstance(value, str) or not value.strip():
+            return [f"{prop} is required and must be a non-empty string, got {value!r}"]
+        if prop == "protocol" and value not in ("https", "http"):
+            return [f"protocol must be 'https' or 'http', got {value!r}"]
+        if prop == "region" and any(c.isspace() for c in value):
+            return [f"region must be an Alibaba Cloud region id such as cn-hangzhou, got {value!r}"]
+        if prop == "certificate_pem":
+            return CaCertificateProvider._certificate_problems(value)
+        return []
+
+    @staticmethod
+    def _certificate_problems(pem: str) -> list[str]:
+        from cryptography import x509
+
+        if "PRIVATE KEY" in pem:
+            return ["certificate_pem contains a private key; pass only the CA certificate (ALB never needs the key)"]
+        try:
+            certs = x509.load_pem_x509_certificates(pem.encode("utf-8"))
+        except ValueError as error:
+            return [f"certificate_pem is not a PEM certificate: {error}"]
+        problems = []
+        for cert in certs:
+            try:
+                is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except x509.ExtensionNotFound:
+                is_ca = False
+            if not is_ca:
+                problems.append(
+                    f"certificate_pem must be a CA certificate (BasicConstraints CA:TRUE); "
+                    f"{cert.subject.rfc4514_string()!r} is not"
+                )
+        return problems
+
+
+class CaCertificateRegistration(pulumi.dynamic.Resource):
+    """A CA certificate uploaded to a CAS certificate repository, for ALB mutual TLS to verify clients against."""
+
+    identifier: pulumi.Output[str]
+    """The CAS identifier (also the resource id): what `caCertificates[].CertificateId` takes."""
+    warehouse_id: pulumi.Output[int]
+    """The numeric id (WhId) of the certificate repository holding the certificate."""
+    certificate_pem: pulumi.Output[str]
+    """The uploaded CA certificate (PEM)."""
+    name: pulumi.Output[str]
+    """The certificate's name in CAS."""
+    region: pulumi.Output[str]
+    """The CAS API region."""
+    warehouse_name: pulumi.Output[str]
+    """The certificate repository's name."""
+    endpoint: pulumi.Output[str | None]
+    """The API endpoint override, if any."""
+    protocol: pulumi.Output[str]
+    """The API protocol."""
+
+    def __init__(
+        self, name: str, args: CaCertificateRegistrationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            "certificate_pem": args.certificate_pem,
+            "name": args.name,
+            "region": args.region,
+            "warehouse_name": args.warehouse_name,
+            "endpoint": args.endpoint,
+            "protocol": args.protocol,
+            "identifier": None,
+            "warehouse_id": None,
+        }
+        super().__init__(CaCertificateProvider(), name, props, opts)

@@ -1,0 +1,234 @@
+"""MutualTlsListener: everything the ALB needs to verify clients, as one component.
+
+Children, in one dependency graph:
+CA certificate → CA registration in Certificate Management Service (dynamic provider) ─┐
+server certificate + key → `alicloud.cas.ServiceCertificate` ──────────────────────────┼→ AlbConfig → IngressClass
+Either registration is skipped when an existing certificate id is given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_kubernetes as k8s
+
+from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
+
+ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
+ALB_API_GROUP = "alibabacloud.com"
+ALB_API_VERSION = f"{ALB_API_GROUP}/v1"
+# AlbConfig xForwardedForConfig keys, by the name of the client-certificate header they forward.
+CLIENT_CERT_HEADER_FIELDS = {
+    "subjectDn": "XForwardedForClientCertSubjectDN",
+    "issuerDn": "XForwardedForClientCertIssuerDN",
+    "fingerprint": "XForwardedForClientCertFingerprint",
+    "clientVerify": "XForwardedForClientCertClientVerify",
+}
+
+
+@dataclass
+class MutualTlsListenerArgs:
+    """Inputs of `MutualTlsListener`."""
+
+    alb_config_name: str
+    """Name of the AlbConfig and of the ALB instance the controller creates for it."""
+    ingress_class_name: str
+    """Name of the IngressClass that binds Ingresses to the AlbConfig."""
+    vswitch_ids: list[str]
+    """vSwitches in at least two zones: one zone mapping each."""
+    address_type: str = "Internet"
+    """`Internet` or `Intranet`."""
+    edition: str = "Standard"
+    """`Standard` or `StandardWithWaf` (mutual TLS needs one of them)."""
+    region: str | None = None
+    """Alibaba Cloud region; required when a certificate is uploaded (server ids are `<id>-<region>`)."""
+    ca_certificate_pem: pulumi.Input[str] | None = None
+    """The CA certificate that signs client certificates (uploaded), or …"""
+    ca_certificate_id: pulumi.Input[str] | None = None
+    """… the id of a CA certificate already in Certificate Management Service."""
+    server_certificate_pem: pulumi.Input[str] | None = None
+    """The listener's certificate (uploaded with `server_private_key_pem`), or …"""
+    server_private_key_pem: pulumi.Input[str] | None = None
+    """… its private key (secret), or …"""
+    server_certificate_id: pulumi.Input[str] | None = None
+    """… the id (`<id>-<region>`) of a server certificate already in Certificate Management Service."""
+    port: int = 443
+    """HTTPS listener port."""
+    security_policy_id: str = "tls_cipher_policy_1_2_strict"
+    """TLS security policy of the HTTPS listener."""
+    client_cert_headers: Mapping[str, str | bool] = field(
+        default_factory=lambda: dict.fromkeys(CLIENT_CERT_HEADER_FIELDS, True)
+    )
+    """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): True, False or a header alias."""
+    http_redirect: bool = True
+    """Also listen on HTTP :80, for Ingresses that redirect to HTTPS."""
+
+
+class AlbConfig(pulumi.CustomResource):
+    """An `alibabacloud.com/v1` AlbConfig whose `status` (written by the ALB Ingress controller) is an output.
+
+    `kubernetes.apiextensions.CustomResource` exposes no `status`; this is the same custom resource
+    (same type token, same kubernetes provider) with that one output declared.
+    """
+
+    metadata: pulumi.Output[Any]
+    """Object metadata; `name` is the AlbConfig's name."""
+    spec: pulumi.Output[Any]
+    """The load balancer and its listeners."""
+    status: pulumi.Output[Any]
+    """`loadBalancer.dnsname` / `loadBalancer.id` once the controller has created the ALB."""
+
+    def __init__(
+        self, name: str, spec: pulumi.Input[Any], metadata: k8s.meta.v1.ObjectMetaArgs, opts: pulumi.ResourceOptions
+    ):
+        props = {"apiVersion": ALB_API_VERSION, "kind": "AlbConfig", "metadata": metadata, "spec": spec, "status": None}
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(version=version("pulumi_kubernetes")), opts)
+        super().__init__(f"kubernetes:{ALB_API_VERSION}:AlbConfig", name, props, opts)
+
+
+def listen_ports(port: int, http_redirect: bool) -> str:
+    """The `alb.ingress.kubernetes.io/listen-ports` annotation for this listener."""
+    ports = ([{"HTTP": 80}] if http_redirect else []) + [{"HTTPS": port}]
+    return json.dumps(ports, separators=(",", ":"))
+
+
+def forwarded_headers(headers: Mapping[str, str | bool]) -> dict[str, Any]:
+    """`xForwardedForConfig`: forward each client-certificate header that is on, with its alias."""
+    config: dict[str, Any] = {}
+    for name, prefix in CLIENT_CERT_HEADER_FIELDS.items():
+        setting = headers[name]
+        config[f"{prefix}Enabled"] = setting is not False
+        if isinstance(setting, str):
+            config[f"{prefix}Alias"] = setting
+    return config
+
+
+class MutualTlsListener(pulumi.ComponentResource):
+    """An ALB HTTPS listener that requires client certificates signed by the given CA."""
+
+    alb_config_name: pulumi.Output[str]
+    """Name of the AlbConfig."""
+    ingress_class_name: pulumi.Output[str]
+    """Name of the IngressClass Ingresses use (`ingressClassName`)."""
+    listen_ports: pulumi.Output[str]
+    """Value of the `alb.ingress.kubernetes.io/listen-ports` annotation an Ingress needs."""
+    http_redirect: pulumi.Output[bool]
+    """Whether there is an HTTP listener that Ingresses can redirect to HTTPS."""
+    ca_certificate_id: pulumi.Output[str]
+    """The CA certificate id the listener verifies clients against."""
+    server_certificate_id: pulumi.Output[str]
+    """The server certificate id (`<id>-<region>`) the listener presents."""
+    load_balancer_dns_name: pulumi.Output[str | None]
+    """The ALB's DNS name from the AlbConfig status, once the controller has written it (else None)."""
+
+    def __init__(self, name: str, args: MutualTlsListenerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("alb-mtls:components:MutualTlsListener", name, None, opts)
+        _check(args)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if args.ca_certificate_id is not None:
+            ca_certificate_id = pulumi.Output.from_input(args.ca_certificate_id)
+        else:
+            registration = CaCertificateRegistration(
+                f"{name}-ca",
+                CaCertificateRegistrationArgs(
+                    certificate_pem=args.ca_certificate_pem,
+                    name=f"{args.alb_config_name}-client-ca",
+                    region=args.region,
+                ),
+                opts=child,
+            )
+            ca_certificate_id = registration.identifier
+
+        if args.server_certificate_id is not None:
+            server_certificate_id = pulumi.Output.from_input(args.server_certificate_id)
+        else:
+            server = alicloud.cas.ServiceCertificate(
+                f"{name}-server-cert",
+                certificate_name=f"{args.alb_config_name}-server",
+                cert=args.server_certificate_pem,
+                key=pulumi.Output.secret(args.server_private_key_pem),
+                opts=child,
+            )
+            server_certificate_id = pulumi.Output.concat(server.id, "-", args.region)
+
+        https = {
+            "port": args.port,
+            "protocol": "HTTPS",
+            "caEnabled": True,
+            "caCertificates": [{"CertificateId": ca_certificate_id}],
+            "certificates": [{"CertificateId": server_certificate_id, "IsDefault": True}],
+            "securityPolicyId": args.security_policy_id,
+            "xForwardedForConfig": forwarded_headers(args.client_cert_headers),
+        }
+        listeners = ([{"port": 80, "protocol": "HTTP"}] if args.http_redirect else []) + [https]
+        alb_config = AlbConfig(
+            f"{name}-albconfig",
+            spec={
+                "config": {
+                    "name": args.alb_config_name,
+                    "addressType": args.address_type,
+                    "edition": args.edition,
+                    "zoneMappings": [{"vSwitchId": v} for v in args.vswitch_ids],
+                },
+                "listeners": listeners,
+            },
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.alb_config_name),
+            opts=child,
+        )
+        self.alb_config_name = alb_config.metadata.apply(lambda m: m["name"])
+        ingress_class = k8s.networking.v1.IngressClass(
+            f"{name}-ingress-class",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
+            spec=k8s.networking.v1.IngressClassSpecArgs(
+                controller=ALB_CONTROLLER,
+                parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
+                    api_group=ALB_API_GROUP, kind="AlbConfig", name=self.alb_config_name
+                ),
+            ),
+            opts=child,
+        )
+        self.ingress_class_name = ingress_class.metadata.apply(lambda m: m.name)
+        self.listen_ports = pulumi.Output.from_input(listen_ports(args.port, args.http_redirect))
+        self.http_redirect = pulumi.Output.from_input(args.http_redirect)
+        self.ca_certificate_id = ca_certificate_id
+        self.server_certificate_id = server_certificate_id
+        self.load_balancer_dns_name = alb_config.status.apply(
+            lambda s: ((s or {}).get("loadBalancer") or {}).get("dnsname")
+        )
+        self.register_outputs(
+            {
+                "alb_config_name": self.alb_config_name,
+                "ingress_class_name": self.ingress_class_name,
+                "listen_ports": self.listen_ports,
+                "http_redirect": self.http_redirect,
+                "ca_certificate_id": self.ca_certificate_id,
+                "server_certificate_id": self.server_certificate_id,
+                "load_balancer_dns_name": self.load_balancer_dns_name,
+            }
+        )
+
+
+def _check(args: MutualTlsListenerArgs) -> None:
+    """Exactly one source for each certificate, and a region wherever one is uploaded."""
+    if (args.ca_certificate_pem is None) == (args.ca_certificate_id is None):
+        raise ValueError("MutualTlsListener needs exactly one of ca_certificate_pem and ca_certificate_id")
+    if args.server_certificate_id is None and (
+        args.server_certificate_pem is None or args.server_private_key_pem is None
+    ):
+        raise ValueError(
+            "MutualTlsListener needs server_certificate_pem and server_private_key_pem, or server_certificate_id"
+        )
+    if args.server_certificate_id is not None and args.server_certificate_pem is not None:
+        raise ValueError("MutualTlsListener takes server_certificate_pem or server_certificate_id, not both")
+    uploads = args.ca_certificate_id is None or args.server_certificate_id is None
+    if uploads and not args.region:
+        raise ValueError("MutualTlsListener needs a region to upload certificates")
+    if len(args.vswitch_ids) < 2:
+        raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
