@@ -183,8 +183,8 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
             return method(request)
         except TeaException as error:
             data = error.data if isinstance(error.data, dict) else {}
-            inner = getattr(error, "inner_exception", None)  # transport failures: the SDK wraps them
-            message = data.get("Message") or error.message or (repr(inner) if inner else str(error))
+            inner = getattr(error, "inner_exception", None)  # a transport failure, wrapped by the SDK
+            message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
             code = error.code if error.code not in (None, "", "None") else data.get("Code")
             raise CasApiError(operation, code, message, data.get("RequestId")) from None
 

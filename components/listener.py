@@ -47,7 +47,7 @@ class MutualTlsListenerArgs:
     edition: str = "Standard"
     """`Standard` or `StandardWithWaf` (mutual TLS needs one of them)."""
     region: str | None = None
-    """Alibaba Cloud region; required when a certificate is uploaded (server ids are `<id>-<region>`)."""
+    """The ALB's Alibaba Cloud region; required when a certificate is uploaded (see `cas_region`)."""
     ca_certificate_pem: pulumi.Input[str] | None = None
     """The CA certificate that signs client certificates (uploaded), or …"""
     ca_certificate_id: pulumi.Input[str] | None = None
@@ -90,6 +90,16 @@ class AlbConfig(pulumi.CustomResource):
         props = {"apiVersion": ALB_API_VERSION, "kind": "AlbConfig", "metadata": metadata, "spec": spec, "status": None}
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(version=version("pulumi_kubernetes")), opts)
         super().__init__(f"kubernetes:{ALB_API_VERSION}:AlbConfig", name, props, opts)
+
+
+def cas_region(region: str) -> str:
+    """The Certificate Management Service site a region's certificates live in.
+
+    CAS has two sites: cn-hangzhou for regions in the Chinese mainland and ap-southeast-1 for the
+    others. ALB names a server certificate `<id>-<site>` (the seed's `108*****-cn-hangzhou`), and the
+    CAS API is reached at that site.
+    """
+    return "cn-hangzhou" if region.startswith("cn-") else "ap-southeast-1"
 
 
 def listen_ports(port: int, http_redirect: bool) -> str:
@@ -140,7 +150,7 @@ class MutualTlsListener(pulumi.ComponentResource):
                 CaCertificateRegistrationArgs(
                     certificate_pem=args.ca_certificate_pem,
                     name=f"{args.alb_config_name}-client-ca",
-                    region=args.region,
+                    region=cas_region(args.region),
                 ),
                 opts=child,
             )
@@ -156,7 +166,7 @@ class MutualTlsListener(pulumi.ComponentResource):
                 key=pulumi.Output.secret(args.server_private_key_pem),
                 opts=child,
             )
-            server_certificate_id = pulumi.Output.concat(server.id, "-", args.region)
+            server_certificate_id = pulumi.Output.concat(server.id, "-", cas_region(args.region))
 
         https = {
             "port": args.port,

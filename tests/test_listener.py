@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from components.listener import MutualTlsListener, MutualTlsListenerArgs, listen_ports
+from components.listener import MutualTlsListener, MutualTlsListenerArgs, cas_region, listen_ports
 from tests.harness import BASE_CONFIG, StackMocks, run_program
 
 ALBCONFIG = "kubernetes:alibabacloud.com/v1:AlbConfig"
@@ -220,3 +220,13 @@ def test_component_refuses_inconsistent_args(changes, message):
     }
     with pytest.raises(ValueError, match=message):
         MutualTlsListener("x", MutualTlsListenerArgs(**args))
+
+
+def test_certificates_go_to_the_cas_site_of_the_region():
+    assert cas_region("cn-hangzhou") == cas_region("cn-beijing") == "cn-hangzhou"
+    assert cas_region("ap-southeast-1") == cas_region("eu-central-1") == "ap-southeast-1"
+    run = run_program(BASE_CONFIG, region="eu-central-1")
+    (registration,) = run.of_type(CA_REGISTRATION)
+    (server,) = run.of_type(SERVER_UPLOAD)
+    assert registration.inputs["region"] == "ap-southeast-1"
+    assert https_listener(run)["certificates"] == [{"CertificateId": f"{server.id}-ap-southeast-1", "IsDefault": True}]

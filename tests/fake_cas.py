@@ -1,0 +1,329 @@
+"""A local stand-in for the Certificate Management Service (CAS) API, version 2020-04-07.
+
+It speaks the wire protocol the official `alibabacloud-cas20200407` SDK uses, so tests drive the real
+SDK client against it (endpoint `127.0.0.1:<port>`, protocol `http`):
+
+- RPC style: `POST /` with the operation's parameters in the query string (a form body is read too).
+  The SDK's default (V3) signature puts the action and version in the `x-acs-action` / `x-acs-version`
+  headers and signs with `Authorization: ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=...,
+  Signature=...`; the older V2 style sends `Action`, `Version`, `AccessKeyId` and `Signature` as
+  parameters. Both are understood.
+- The V3 signature is verified against the secrets the fake is given, so a test proves which
+  credentials the client really used (a wrong secret gets `SignatureDoesNotMatch`).
+- Success: HTTP 200 with a JSON body (`RequestId` plus the operation's fields, as in the API reference).
+  Failure: HTTP 4xx/5xx with `{"Code", "Message", "RequestId"}`, which the SDK raises as an exception
+  carrying `.code` and `.message`.
+
+State: certificate repositories ("warehouses") and uploaded certificates; every request is recorded.
+`fail(action, code, message)` makes the next call of an action fail.
+
+Assumptions the public API reference leaves open (marked where used): which `Type` ListCertWarehouse
+reports for a repository made by CreateWarehouse, and what DeletePCACert answers for an unknown
+identifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, quote
+
+from cryptography import x509
+
+API_VERSION = "2020-04-07"
+
+# CreateWarehouse's `Type` values and the `Type` ListCertWarehouse reports for them (assumed mapping:
+# the two operations document different vocabularies).
+LISTED_WAREHOUSE_TYPE = {
+    "uploadedAuthorityCertificate": "uploadCA",
+    "uploadedCertificate": "uploadPCA",
+    "pcaCertificate": "aliyunPCA",
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One call as the fake received it."""
+
+    action: str
+    version: str
+    params: dict[str, str]
+    """Query and form parameters, decoded."""
+    headers: dict[str, str]
+    """Request headers, names lower-cased."""
+    access_key_id: str | None
+    """From the V3 `Authorization` header or the V2 `AccessKeyId` parameter."""
+
+
+@dataclass
+class _Failure:
+    code: str
+    message: str
+    status: int
+    times: int
+
+
+@dataclass
+class FakeCas:
+    """The fake service. Use as a context manager, or call `start()` / `stop()`."""
+
+    credentials: dict[str, str] = field(default_factory=dict)
+    """AccessKeyId -> AccessKeySecret accepted by the fake. Empty: accept any, verify nothing."""
+    warehouses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """WhId -> repository, as ListCertWarehouse returns it."""
+    certs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Identifier -> uploaded certificate, with its `Cert` PEM and `WhId`."""
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[str, _Failure] = {}
+        self._ids = itertools.count(1001)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_POST
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-cas", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        """`host:port` to give the SDK as its endpoint (with protocol `http`)."""
+        assert self._server is not None, "FakeCas is not started"
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    # -- test controls ---------------------------------------------------------------------------
+
+    def fail(self, action: str, code: str, message: str, status: int = 400, times: int = 1) -> None:
+        """Answer the next `times` calls of `action` with an error response."""
+        with self._lock:
+            self._failures[action] = _Failure(code, message, status, times)
+
+    def add_warehouse(self, name: str, type_: str) -> int:
+        """Create a repository directly (as if made earlier in the console); returns its WhId."""
+        with self._lock:
+            return self._new_warehouse(name, type_)
+
+    def calls(self, action: str) -> list[RecordedRequest]:
+        """The recorded requests of one action, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.action == action]
+
+    # -- wire protocol ---------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        path, _, raw_query = handler.path.partition("?")
+        length = int(handler.headers.get("content-length") or 0)
+        body = handler.rfile.read(length).decode("utf-8") if length else ""
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        query = _parse_params(raw_query)
+        params = dict(query)
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            params.update(_parse_params(body))
+
+        action = headers.get("x-acs-action") or params.get("Action", "")
+        version = headers.get("x-acs-version") or params.get("Version", "")
+        authorization = headers.get("authorization", "")
+        access_key_id = _credential_from(authorization) or params.get("AccessKeyId")
+        request_id = str(uuid.uuid4()).upper()
+
+        with self._lock:
+            self.requests.append(RecordedRequest(action, version, params, headers, access_key_id))
+            failure = self._failures.get(action)
+            if failure is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    del self._failures[action]
+
+        def reply(status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps({"RequestId": request_id, **payload}).encode("utf-8")
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json;charset=utf-8")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+
+        def error(status: int, code: str, message: str) -> None:
+            reply(status, {"Code": code, "Message": message, "HostId": "127.0.0.1", "Recommend": ""})
+
+        if path != "/" or handler.command != "POST":
+            return error(404, "InvalidAction.NotFound", f"{handler.command} {path} is not served here.")
+        if version != API_VERSION:
+            return error(400, "InvalidVersion", f"Specified version {version!r} is not valid.")
+        problem = self._check_signature(handler.command, path, query, headers, authorization)
+        if problem is not None:
+            return error(*problem)
+        if failure is not None:
+            return error(failure.status, failure.code, failure.message)
+
+        operation = getattr(self, f"_op_{action}", None)
+        if operation is None:
+            return error(404, "InvalidAction.NotFound", f"Specified api {action!r} is not found.")
+        with self._lock:
+            outcome = operation(params)
+        if isinstance(outcome, tuple):
+            return error(*outcome)
+        return reply(200, outcome)
+
+    def _check_signature(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], authorization: str
+    ) -> tuple[int, str, str] | None:
+        if not self.credentials:
+            return None
+        if not authorization.startswith("ACS3-HMAC-SHA256 "):
+            return 400, "MissingAuthorization", "This fake verifies only ACS3-HMAC-SHA256 signatures."
+        fields = dict(part.split("=", 1) for part in authorization.split(" ", 1)[1].split(","))
+        secret = self.credentials.get(fields.get("Credential", ""))
+        if secret is None:
+            return 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
+        signed = fields.get("SignedHeaders", "").split(";")
+        canonical_query = "&".join(f"{k}={quote(v, safe='~')}" for k, v in sorted(query.items()))
+        canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed)
+        canonical_request = "\n".join(
+            [
+                method,
+                path,
+                canonical_query,
+                canonical_headers,
+                ";".join(signed),
+                headers.get("x-acs-content-sha256", ""),
+            ]
+        )
+        string_to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
+        expected = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, fields.get("Signature", "")):
+            return 400, "SignatureDoesNotMatch", "Specified signature does not match our calculation."
+        return None
+
+    # -- operations (called with the lock held) --------------------------------------------------
+
+    def _new_warehouse(self, name: str, type_: str) -> int:
+        wh_id = next(self._ids)
+        self.warehouses[wh_id] = {
+            "WhId": wh_id,
+            "Name": name,
+            "Type": type_,
+            "InstanceId": f"cas-wh-{wh_id}",
+            "IsExpired": False,
+            "EndTime": 4102444800000,
+            "Qps": 10,
+        }
+        return wh_id
+
+    def _op_CreateWarehouse(self, params: dict[str, str]) -> dict[str, Any]:
+        wh_id = self._new_warehouse(params.get("Name", ""), LISTED_WAREHOUSE_TYPE.get(params.get("Type", ""), "ssl"))
+        return {"WarehouseInstanceId": self.warehouses[wh_id]["InstanceId"]}
+
+    def _op_ListCertWarehouse(self, params: dict[str, str]) -> dict[str, Any]:
+        found = [
+            w
+            for w in self.warehouses.values()
+            if params.get("Name", "") in w["Name"]
+            and params.get("Type") in (None, w["Type"])
+            and params.get("InstanceId") in (None, w["InstanceId"])
+        ]
+        return _page(params, "CertWarehouseList", found)
+
+    def _op_UploadPCACert(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        try:
+            wh_id = int(params["WarehouseId"])
+        except (KeyError, ValueError):
+            return 400, "MissingParameter.WarehouseId", "WarehouseId is mandatory for this action."
+        if wh_id not in self.warehouses:
+            return 400, "InvalidParameter.WarehouseId", f"Warehouse {wh_id} does not exist."
+        pem = params.get("Cert", "")
+        try:
+            cert = x509.load_pem_x509_certificate(pem.encode("utf-8"))
+        except ValueError:
+            return 400, "InvalidParameter.Cert", "The certificate is not a valid PEM certificate."
+        identifier = uuid.uuid4().hex
+        common_names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        self.certs[identifier] = {
+            "Identifier": identifier,
+            "WhId": wh_id,
+            "WhInstanceId": self.warehouses[wh_id]["InstanceId"],
+            "Name": params.get("Name", ""),
+            "Cert": pem,
+            "CertType": "CA",
+            "SourceType": "upload",
+            "Status": "ISSUE",
+            "CommonName": str(common_names[0].value) if common_names else "",
+            "ExistPrivateKey": "PrivateKey" in params,
+        }
+        return {"Identifier": identifier}
+
+    def _op_DeletePCACert(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        # Assumed answer for an unknown identifier; the API reference lists no error codes.
+        if self.certs.pop(params.get("Identifier", ""), None) is None:
+            return 400, "NotFound.Certificate", "The certificate does not exist."
+        return {}
+
+    def _op_ListCert(self, params: dict[str, str]) -> dict[str, Any]:
+        wanted = set(filter(None, params.get("Identifiers", "").split(",")))
+        found = [
+            {k: v for k, v in c.items() if k not in ("Cert", "Name")}
+            for c in self.certs.values()
+            if (not wanted or c["Identifier"] in wanted)
+            and params.get("WarehouseId") in (None, str(c["WhId"]))
+            and params.get("CertType") in (None, c["CertType"])
+        ]
+        return _page(params, "CertList", found)
+
+
+def _parse_params(raw: str) -> dict[str, str]:
+    """Decode `a=b&c=d` as the SDK encodes it (`urlencode`: a space is `+`, a literal `+` is `%2B`)."""
+    return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+def _page(params: dict[str, str], key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    page, size = int(params.get("CurrentPage", 1)), int(params.get("ShowSize", 50))
+    return {
+        key: items[(page - 1) * size : page * size],
+        "TotalCount": len(items),
+        "CurrentPage": page,
+        "ShowSize": size,
+    }
+
+
+def _credential_from(authorization: str) -> str | None:
+    for part in authorization.partition(" ")[2].split(","):
+        name, _, value = part.partition("=")
+        if name == "Credential":
+            return value
+    return None
