@@ -9,6 +9,7 @@ key; `Pulumi.yaml` and the README's configuration table are checked against it b
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -466,7 +467,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None) -> StackConfig:
     if region is None and not (ca_certificate_id and server_certificate_id):
         raise ConfigError(
             "alicloud:region is required to register certificates in Certificate Management Service: "
-            "set it with `pulumi config set alicloud:region cn-hangzhou` (or set both "
+            "set it with `pulumi config set alicloud:region cn-hangzhou` or ALICLOUD_REGION (or set both "
             f"{_label('caCertificateId')} and {_label('serverCertificateId')} to reuse existing certificates)"
         )
     return StackConfig(
@@ -513,13 +514,16 @@ def _read_object(config: pulumi.Config, key: str) -> Any:
 
 
 def load() -> StackConfig:
-    """Read every `alb-mtls:` key (and `alicloud:region`) from the stack and validate it."""
+    """Read every `alb-mtls:` key and the region from the stack and validate them.
+
+    The region is the alicloud provider's: `alicloud:region`, else the `ALICLOUD_REGION` variable.
+    """
     config = pulumi.Config(NAMESPACE)
     structured = {"vswitchIds", "clients", *OBJECT_KEYS}
     raw = {key: (_read_object(config, key) if key in structured else config.get(key)) for key in TOP_LEVEL_KEYS}
     raw = {key: value for key, value in raw.items() if value is not None}
     raw.update(_stray_keys())
-    return parse(raw, region=pulumi.Config("alicloud").get("region"))
+    return parse(raw, region=pulumi.Config("alicloud").get("region") or os.environ.get("ALICLOUD_REGION") or None)
 
 
 def _stray_keys() -> dict[str, Any]:

@@ -162,7 +162,17 @@ def test_table_has_at_least_fifteen_cases():
     assert len(BAD_INPUTS) >= 15
 
 
-def test_missing_region_is_named_when_certificates_must_be_uploaded():
+def test_region_falls_back_to_the_alicloud_providers_environment_variable(monkeypatch):
+    monkeypatch.setenv("ALICLOUD_REGION", "cn-beijing")
+    run = run_program(BASE_CONFIG, region=None)
+    (server,) = run.of_type("alicloud:cas/serviceCertificate:ServiceCertificate")
+    (albconfig,) = run.of_type("kubernetes:alibabacloud.com/v1:AlbConfig")
+    https = albconfig.inputs["spec"]["listeners"][-1]
+    assert https["certificates"][0]["CertificateId"] == f"{server.id}-cn-hangzhou"  # cn-beijing's CAS site
+
+
+def test_missing_region_is_named_when_certificates_must_be_uploaded(monkeypatch):
+    monkeypatch.delenv("ALICLOUD_REGION", raising=False)
     with pytest.raises(ProgramFailed) as failed:
         run_program(BASE_CONFIG, region=None)
     assert "alicloud:region" in str(failed.value.error)
