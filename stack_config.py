@@ -148,10 +148,14 @@ class Setting:
         return self.default is _REQUIRED
 
 
-_KEY_FIELDS = (
-    ("algorithm", "string", "RSA", "key algorithm: RSA or ECDSA", _one_of("RSA", "ECDSA")),
-    ("ecdsaCurve", "string", "P256", "ECDSA curve: P256 or P384", _one_of("P256", "P384")),
-)
+def _key_settings(prefix: str, rsa_bits: int) -> tuple[Setting, ...]:
+    """The key fields every certificate owner (`ca`, `clientDefaults`) has."""
+    return (
+        Setting(f"{prefix}.algorithm", "string", "RSA", "key algorithm: RSA or ECDSA", _one_of("RSA", "ECDSA")),
+        Setting(f"{prefix}.rsaBits", "integer", rsa_bits, "RSA key size, bits", _whole(2048, 8192)),
+        Setting(f"{prefix}.ecdsaCurve", "string", "P256", "ECDSA curve: P256 or P384", _one_of("P256", "P384")),
+    )
+
 
 # Top-level keys, then the fields of each structured key (`object.field`).
 SETTINGS: tuple[Setting, ...] = (
@@ -210,9 +214,7 @@ SETTINGS: tuple[Setting, ...] = (
         "re-issue this many days before expiry (on `pulumi up --refresh`); less than the validity",
         _whole(0, unit=" of days"),
     ),
-    *(Setting(f"clientDefaults.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[:1]),
-    Setting("clientDefaults.rsaBits", "integer", 2048, "RSA key size, bits", _whole(2048, 8192)),
-    *(Setting(f"clientDefaults.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[1:]),
+    *_key_settings("clientDefaults", rsa_bits=2048),
     Setting("ca", "object", {}, "the root CA"),
     Setting("ca.commonName", "string", "alb-mtls root CA", "CA subject CN", _text()),
     Setting("ca.organization", "string", "alb-mtls", "CA subject O", _text()),
@@ -227,9 +229,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ca.province", "string", None, "CA subject ST", _text()),
     Setting("ca.locality", "string", None, "CA subject L", _text()),
     Setting("ca.validityDays", "integer", 3650, "CA validity, days", _whole(1, unit=" of days")),
-    *(Setting(f"ca.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[:1]),
-    Setting("ca.rsaBits", "integer", 4096, "RSA key size, bits", _whole(2048, 8192)),
-    *(Setting(f"ca.{k}", t, d, m, c) for k, t, d, m, c in _KEY_FIELDS[1:]),
+    *_key_settings("ca", rsa_bits=4096),
     Setting("listener", "object", {}, "the ALB listener that verifies clients"),
     Setting("listener.port", "integer", 443, "HTTPS listener port", _whole(1, 65535)),
     Setting(
@@ -375,7 +375,7 @@ def _fields(key: str) -> list[str]:
     return [s.key.split(".", 1)[1] for s in SETTINGS if s.key.startswith(key + ".")]
 
 
-def _key_spec(key: str, values: Mapping[str, Any]) -> KeySpec:
+def _key_spec(values: Mapping[str, Any]) -> KeySpec:
     return KeySpec(algorithm=values["algorithm"], rsa_bits=values["rsaBits"], ecdsa_curve=values["ecdsaCurve"])
 
 
@@ -402,7 +402,7 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
         raise ConfigError(f"{label} is required: {accepted}. Set it with `pulumi config set --path 'clients[0]' alice`")
     if not isinstance(raw, list) or not raw:
         raise _reject(label, raw, accepted)
-    key = _key_spec("clientDefaults", defaults)
+    key = _key_spec(defaults)
     clients: list[ClientSettings] = []
     for i, entry in enumerate(raw):
         item = f"{label}[{i}]"
@@ -486,7 +486,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None) -> StackConfig:
                 locality=ca_values["locality"],
             ),
             validity_days=ca_values["validityDays"],
-            key=_key_spec("ca", ca_values),
+            key=_key_spec(ca_values),
         ),
         ca_certificate_id=ca_certificate_id,
         server_certificate_id=server_certificate_id,

@@ -30,25 +30,28 @@ def monitor():
     return monitor
 
 
-@pulumi.runtime.test
-def test_client_certificate_chains_to_its_ca(monitor):
+def issue(client_name: str, client_key: KeySpec) -> tuple[CertificateAuthority, ClientCertificate]:
+    """A small CA and one client certificate from it, as the program wires them."""
     ca = CertificateAuthority(
-        "ca",
-        CertificateAuthorityArgs(
-            subject=Subject(common_name="unit CA"), validity_days=30, key=KeySpec("ECDSA", ecdsa_curve="P256")
-        ),
+        "ca", CertificateAuthorityArgs(subject=Subject(common_name="unit CA"), validity_days=30, key=KeySpec("ECDSA"))
     )
     client = ClientCertificate(
-        "client-carol",
+        f"client-{client_name}",
         ClientCertificateArgs(
             ca_cert_pem=ca.cert_pem,
             ca_private_key_pem=ca.key.private_key_pem,
             validity_days=7,
             early_renewal_days=1,
-            key=KeySpec("ECDSA", ecdsa_curve="P384"),
-            client_name="carol",
+            key=client_key,
+            client_name=client_name,
         ),
     )
+    return ca, client
+
+
+@pulumi.runtime.test
+def test_client_certificate_chains_to_its_ca(monitor):
+    ca, client = issue("carol", KeySpec("ECDSA", ecdsa_curve="P384"))
 
     def check(values):
         ca_pem, cert_pem, end = values
@@ -65,20 +68,7 @@ def test_client_certificate_chains_to_its_ca(monitor):
 
 @pulumi.runtime.test
 def test_client_private_key_output_is_secret(monitor):
-    ca = CertificateAuthority(
-        "ca", CertificateAuthorityArgs(subject=Subject(common_name="unit CA"), validity_days=30, key=KeySpec("ECDSA"))
-    )
-    client = ClientCertificate(
-        "client-dave",
-        ClientCertificateArgs(
-            ca_cert_pem=ca.cert_pem,
-            ca_private_key_pem=ca.key.private_key_pem,
-            validity_days=7,
-            early_renewal_days=1,
-            key=KeySpec("ECDSA"),
-            client_name="dave",
-        ),
-    )
+    _, client = issue("dave", KeySpec("RSA"))
 
     async def check():
         assert await client.private_key_pem.is_secret(), "private_key_pem must be a secret output"
