@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: install state deploy preview destroy test lint bench clean
+.PHONY: install state engine need-pulumi deploy preview destroy test lint bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,28 @@ install: $(BIN)/.installed
 state:
 	@case "$(PULUMI_BACKEND_URL)" in file://*) mkdir -p "$${PULUMI_BACKEND_URL#file://}";; esac
 
-deploy: install state
+# The Pulumi engine built from Go modules into .engine/bin (test equipment; see engine/build.sh).
+engine: install
+	bash engine/build.sh
+
+# `make deploy` needs the Pulumi CLI: say so before anything is installed.
+need-pulumi:
+	@command -v pulumi >/dev/null 2>&1 || { \
+	  echo "make: the Pulumi CLI is not installed (no 'pulumi' on PATH)." >&2; \
+	  echo "  Install it: curl -fsSL https://get.pulumi.com | sh   (or brew install pulumi, or see" >&2; \
+	  echo "  https://www.pulumi.com/docs/install/), or build it from Go modules with 'make engine'" >&2; \
+	  echo "  and put .engine/bin on PATH. Then run 'make deploy' again." >&2; \
+	  exit 1; }
+
+deploy: need-pulumi install state
 	PATH="$(CURDIR)/$(BIN):$$PATH" pulumi stack select --create $(STACK)
 	PATH="$(CURDIR)/$(BIN):$$PATH" pulumi up --stack $(STACK)
 
-preview: install state
+preview: need-pulumi install state
 	PATH="$(CURDIR)/$(BIN):$$PATH" pulumi stack select --create $(STACK)
 	PATH="$(CURDIR)/$(BIN):$$PATH" pulumi preview --stack $(STACK) --policy-pack policy
 
-destroy: install state
+destroy: need-pulumi install state
 	PATH="$(CURDIR)/$(BIN):$$PATH" pulumi destroy --stack $(STACK)
 
 test: install
