@@ -4,6 +4,7 @@ Reads the configuration (validated before anything is created) and wires the com
 """
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 import stack_config
 from components.app import WebApp, WebAppArgs, curl_command, endpoint
@@ -18,6 +19,15 @@ from components.pki import (
 )
 
 config = stack_config.load()
+
+# Render mode (GitOps): every Kubernetes object is written as YAML into renderDirectory, not applied.
+kubernetes = (
+    pulumi.ResourceOptions(
+        providers=[k8s.Provider("render", render_yaml_to_directory=config.render_directory)],
+    )
+    if config.render_directory
+    else None
+)
 
 ca = CertificateAuthority(
     "root-ca",
@@ -77,7 +87,9 @@ listener = MutualTlsListener(
         security_policy_id=config.listener.security_policy_id,
         client_cert_headers=config.listener.client_cert_headers,
         http_redirect=config.listener.http_redirect,
+        cas_endpoint=config.cas_endpoint,
     ),
+    opts=kubernetes,
 )
 
 app = WebApp(
@@ -93,6 +105,7 @@ app = WebApp(
         listen_ports=listener.listen_ports,
         http_redirect=listener.http_redirect,
     ),
+    opts=kubernetes,
 )
 
 url = endpoint(config.domain, config.listener.port)

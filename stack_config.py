@@ -203,6 +203,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Kubernetes namespace of the workload; created unless `default`",
         _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
     ),
+    Setting(
+        "renderDirectory",
+        "string",
+        None,
+        "render every Kubernetes object as YAML into this directory instead of applying it (GitOps); "
+        "certificates are still registered in Certificate Management Service",
+        _text(4096),
+    ),
     Setting("clientDefaults", "object", {}, "defaults for every client certificate"),
     Setting(
         "clientDefaults.validityDays", "integer", 365, "client certificate validity, days", _whole(1, unit=" of days")
@@ -337,6 +345,8 @@ class StackConfig:
     namespace: str
     app: AppSettings
     region: str | None
+    render_directory: str | None = None
+    cas_endpoint: str | None = None
 
 
 def _label(key: str) -> str:
@@ -448,7 +458,7 @@ def _client_cert_headers(raw: Any) -> dict[str, str | bool]:
     return {name: _header_switch(f"{label}.{name}", raw.get(name, True)) for name in CLIENT_CERT_HEADERS}
 
 
-def parse(raw: Mapping[str, Any], region: str | None = None) -> StackConfig:
+def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = None) -> StackConfig:
     """Validate raw configuration values (as `pulumi.Config` returns them) into a `StackConfig`."""
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
@@ -501,7 +511,24 @@ def parse(raw: Mapping[str, Any], region: str | None = None) -> StackConfig:
         namespace=_scalar("namespace", raw.get("namespace")),
         app=AppSettings(name=app["name"], image=app["image"], replicas=app["replicas"], port=app["port"]),
         region=region,
+        render_directory=_scalar("renderDirectory", raw.get("renderDirectory")),
+        cas_endpoint=_cas_endpoint(endpoints),
     )
+
+
+def _cas_endpoint(endpoints: Any) -> str | None:
+    """The `cas` entry of the alicloud provider's `alicloud:endpoints` (a list of objects), if any."""
+    accepted = 'a list of objects such as [{"cas": "cas-vpc.cn-hangzhou.aliyuncs.com"}]'
+    if endpoints is None:
+        return None
+    if not isinstance(endpoints, list) or not all(isinstance(e, dict) for e in endpoints):
+        raise _reject("alicloud:endpoints", endpoints, accepted)
+    found = [e["cas"] for e in endpoints if e.get("cas")]
+    if not found:
+        return None
+    if not isinstance(found[0], str):
+        raise _reject("alicloud:endpoints[].cas", found[0], "a host name, host:port or URL")
+    return found[0]
 
 
 def _read_object(config: pulumi.Config, key: str) -> Any:
@@ -516,14 +543,24 @@ def _read_object(config: pulumi.Config, key: str) -> Any:
 def load() -> StackConfig:
     """Read every `alb-mtls:` key and the region from the stack and validate them.
 
-    The region is the alicloud provider's: `alicloud:region`, else the `ALICLOUD_REGION` variable.
+    The region is the alicloud provider's: `alicloud:region`, else the `ALICLOUD_REGION` variable. So is
+    the Certificate Management endpoint: the `cas` entry of `alicloud:endpoints`, when set.
     """
     config = pulumi.Config(NAMESPACE)
     structured = {"vswitchIds", "clients", *OBJECT_KEYS}
     raw = {key: (_read_object(config, key) if key in structured else config.get(key)) for key in TOP_LEVEL_KEYS}
     raw = {key: value for key, value in raw.items() if value is not None}
     raw.update(_stray_keys())
-    return parse(raw, region=pulumi.Config("alicloud").get("region") or os.environ.get("ALICLOUD_REGION") or None)
+    alicloud = pulumi.Config("alicloud")
+    try:
+        endpoints = alicloud.get_object("endpoints")
+    except pulumi.config.ConfigTypeError:
+        raise _reject("alicloud:endpoints", alicloud.get("endpoints"), "a JSON/YAML list of objects") from None
+    return parse(
+        raw,
+        region=alicloud.get("region") or os.environ.get("ALICLOUD_REGION") or None,
+        endpoints=endpoints,
+    )
 
 
 def _stray_keys() -> dict[str, Any]:

@@ -40,6 +40,21 @@ import pulumi.dynamic
 from pulumi.runtime.rpc import UNKNOWN
 
 
+def split_endpoint(value: str | None) -> tuple[str | None, str]:
+    """An `alicloud:endpoints` `cas` entry as the SDK takes it: `(host[:port], protocol)`.
+
+    A bare `host[:port]` (the form the alicloud provider documents, e.g. a VPC endpoint
+    `cas-vpc.cn-hangzhou.aliyuncs.com`) is reached over HTTPS; `https://host` likewise. `http://host:port`
+    means plain HTTP, which only a local test endpoint uses. None: the SDK's endpoint for the region.
+    """
+    if not value:
+        return None, "https"
+    for scheme in ("https", "http"):
+        if value.startswith(scheme + "://"):
+            return value[len(scheme) + 3 :].rstrip("/"), scheme
+    return value.rstrip("/"), "https"
+
+
 class CasApiError(Exception):
     """A Certificate Management Service call failed; the message names the call and the error code."""
 

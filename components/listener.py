@@ -18,7 +18,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
+from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs, split_endpoint
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
 ALB_API_GROUP = "alibabacloud.com"
@@ -68,6 +68,9 @@ class MutualTlsListenerArgs:
     """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): True, False or a header alias."""
     http_redirect: bool = True
     """Also listen on HTTP :80, for Ingresses that redirect to HTTPS."""
+    cas_endpoint: str | None = None
+    """Certificate Management endpoint for the CA registration (the `cas` entry of `alicloud:endpoints`,
+    which the alicloud provider uses for the server certificate); None: the region's public endpoint."""
 
 
 class AlbConfig(pulumi.CustomResource):
@@ -145,12 +148,15 @@ class MutualTlsListener(pulumi.ComponentResource):
         if args.ca_certificate_id is not None:
             ca_certificate_id = pulumi.Output.from_input(args.ca_certificate_id)
         else:
+            endpoint, protocol = split_endpoint(args.cas_endpoint)
             registration = CaCertificateRegistration(
                 f"{name}-ca",
                 CaCertificateRegistrationArgs(
                     certificate_pem=args.ca_certificate_pem,
                     name=f"{args.alb_config_name}-client-ca",
                     region=cas_region(args.region),
+                    endpoint=endpoint,
+                    protocol=protocol,
                 ),
                 opts=child,
             )
