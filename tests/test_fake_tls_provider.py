@@ -185,3 +185,54 @@ def test_ready_for_renewal_follows_early_renewal_hours(rsa_key):
     }
     assert fake.self_signed_cert({**base, "earlyRenewalHours": 24})["readyForRenewal"] is False
     assert fake.self_signed_cert({**base, "earlyRenewalHours": 48})["readyForRenewal"] is True
+
+
+# --- the lifecycle the engine plugin (tests/engine/tls_plugin.py) plays with the same double ------
+SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
+
+
+def ca_inputs(key, **overrides):
+    return {
+        "privateKeyPem": key["privateKeyPem"],
+        "subject": {"commonName": "root"},
+        "isCaCertificate": True,
+        "validityPeriodHours": 240,
+        "earlyRenewalHours": 48,
+        "allowedUses": ["cert_signing"],
+        **overrides,
+    }
+
+
+def test_diff_replaces_on_every_input_but_early_renewal(rsa_key):
+    inputs = ca_inputs(rsa_key)
+    state = fake.create(SELF_SIGNED, fake.check(SELF_SIGNED, inputs))
+    assert fake.diff(SELF_SIGNED, state, inputs) == ([], []), "unchanged inputs (defaults filled in) plan nothing"
+    assert fake.diff(SELF_SIGNED, state, {**inputs, "validityPeriodHours": 480}) == (
+        ["validityPeriodHours"],
+        ["validityPeriodHours"],
+    )
+    assert fake.diff(SELF_SIGNED, state, {**inputs, "earlyRenewalHours": 72}) == (["earlyRenewalHours"], [])
+    key_state = fake.create(
+        "tls:index/privateKey:PrivateKey", fake.check("tls:index/privateKey:PrivateKey", {"algorithm": "RSA"})
+    )
+    assert fake.diff("tls:index/privateKey:PrivateKey", key_state, {"algorithm": "RSA", "rsaBits": 4096})[1] == [
+        "rsaBits"
+    ]
+
+
+def test_refresh_inside_the_renewal_window_marks_the_certificate_and_diff_replaces_it(rsa_key):
+    issued_at = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    clock = {"now": issued_at}
+    moving = FakeTlsProvider(now=lambda: clock["now"])
+    inputs = ca_inputs(rsa_key)
+    state = moving.create(SELF_SIGNED, moving.check(SELF_SIGNED, inputs))
+    assert state["readyForRenewal"] is False
+    clock["now"] = issued_at + dt.timedelta(hours=240 - 49)  # one hour before the window opens
+    assert moving.read(SELF_SIGNED, state)["readyForRenewal"] is False
+    clock["now"] = issued_at + dt.timedelta(hours=240 - 47)  # inside the 48-hour window
+    refreshed = moving.read(SELF_SIGNED, state)
+    assert refreshed["readyForRenewal"] is True
+    assert moving.diff(SELF_SIGNED, refreshed, inputs) == (["readyForRenewal"], ["readyForRenewal"])
+    # Widening the window in place is an update, and it is what makes the certificate ready.
+    clock["now"] = issued_at + dt.timedelta(hours=240 - 60)
+    assert moving.update(SELF_SIGNED, state, {**inputs, "earlyRenewalHours": 72})["readyForRenewal"] is True

@@ -65,6 +65,39 @@ SUBJECT_FIELDS = (
 SECRET_OUTPUTS = {
     "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"),
 }
+_CERT_INPUTS = ("validityPeriodHours", "allowedUses", "isCaCertificate", "setSubjectKeyId", "earlyRenewalHours")
+_CERT_INPUTS += ("maxPathLength",)
+INPUTS = {
+    "tls:index/privateKey:PrivateKey": ("algorithm", "rsaBits", "ecdsaCurve"),
+    "tls:index/selfSignedCert:SelfSignedCert": (
+        "privateKeyPem",
+        "subject",
+        "dnsNames",
+        "ipAddresses",
+        "uris",
+        "setAuthorityKeyId",
+        *_CERT_INPUTS,
+    ),
+    "tls:index/certRequest:CertRequest": ("privateKeyPem", "subject", "dnsNames", "ipAddresses", "uris"),
+    "tls:index/locallySignedCert:LocallySignedCert": ("certRequestPem", "caPrivateKeyPem", "caCertPem", *_CERT_INPUTS),
+}
+"""Each resource's inputs: every one forces a new resource, except `earlyRenewalHours` (updated in place)."""
+DEFAULTS = {
+    "tls:index/privateKey:PrivateKey": {"rsaBits": 2048, "ecdsaCurve": "P224"},
+    "tls:index/selfSignedCert:SelfSignedCert": {
+        "isCaCertificate": False,
+        "setSubjectKeyId": False,
+        "setAuthorityKeyId": False,
+        "earlyRenewalHours": 0,
+    },
+    "tls:index/locallySignedCert:LocallySignedCert": {
+        "isCaCertificate": False,
+        "setSubjectKeyId": False,
+        "earlyRenewalHours": 0,
+    },
+}
+"""What the provider fills in for an input left unset (it stores these in the state)."""
+UPDATABLE = ("earlyRenewalHours",)
 
 
 class ProviderError(Exception):
@@ -127,6 +160,39 @@ class FakeTlsProvider:
 
     def handles(self, type_token: str) -> bool:
         return type_token.startswith("tls:index/")
+
+    # --- lifecycle beyond create (the engine plugin uses these; mocks only create) ---------------
+    def check(self, type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs with the provider's defaults filled in."""
+        return {**DEFAULTS.get(type_token, {}), **{k: v for k, v in inputs.items() if v is not None}}
+
+    def diff(self, type_token: str, state: dict[str, Any], news: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """(changed inputs, inputs whose change replaces the resource), as the provider plans an update.
+
+        A certificate whose state says `readyForRenewal` (set by a refresh inside the early-renewal
+        window) is replaced even with unchanged inputs: that is how the provider renews.
+        """
+        olds, news = self.check(type_token, state), self.check(type_token, news)
+        changed = [k for k in INPUTS[type_token] if olds.get(k) != news.get(k)]
+        replaces = [k for k in changed if k not in UPDATABLE]
+        if state.get("readyForRenewal"):
+            changed.append("readyForRenewal")
+            replaces.append("readyForRenewal")
+        return changed, replaces
+
+    def read(self, type_token: str, state: dict[str, Any]) -> dict[str, Any]:
+        """The state as a refresh finds it: a certificate's `readyForRenewal` is computed anew."""
+        if "validityEndTime" not in state:
+            return dict(state)
+        return {**state, "readyForRenewal": self._ready(state["validityEndTime"], state.get("earlyRenewalHours"))}
+
+    def update(self, type_token: str, state: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """An in-place update (only `earlyRenewalHours` can change this way)."""
+        return self.read(type_token, {**state, **self.check(type_token, news)})
+
+    def _ready(self, end: str, early_hours: Any) -> bool:
+        end_time = dt.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        return self.now() >= end_time - dt.timedelta(hours=int(early_hours or 0))
 
     def create(self, type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
         handler = {
@@ -220,13 +286,12 @@ class FakeTlsProvider:
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=len(subject) == 0)
         cert = builder.sign(signing_key, _hash_for(signing_key))
-        early = int(inputs.get("earlyRenewalHours") or 0)
         return {
             **inputs,
             "certPem": _pem(cert.public_bytes(serialization.Encoding.PEM)),
             "validityStartTime": _rfc3339(start),
             "validityEndTime": _rfc3339(end),
-            "readyForRenewal": self.now() >= end - dt.timedelta(hours=early),
+            "readyForRenewal": self._ready(_rfc3339(end), inputs.get("earlyRenewalHours")),
         }
 
     def self_signed_cert(self, inputs: dict[str, Any]) -> dict[str, Any]:
