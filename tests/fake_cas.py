@@ -14,12 +14,18 @@ SDK client against it (endpoint `127.0.0.1:<port>`, protocol `http`):
   Failure: HTTP 4xx/5xx with `{"Code", "Message", "RequestId"}`, which the SDK raises as an exception
   carrying `.code` and `.message`.
 
-State: certificate repositories ("warehouses") and uploaded certificates; every request is recorded.
+Operations: the CA registration's (CreateWarehouse, ListCertWarehouse, UploadPCACert, ListCert,
+DeletePCACert) and those `alicloud.cas.ServiceCertificate` makes for a server certificate
+(UploadUserCertificate, GetUserCertificateDetail, DeleteUserCertificate).
+
+State: certificate repositories ("warehouses"), uploaded CA certificates (by string `Identifier`) and,
+apart from them, uploaded user (SSL) certificates with their keys (by integer `CertId`); every request is
+recorded. `ca_certificates()` and `user_certificates()` show what the fake holds.
 `fail(action, code, message)` makes the next call of an action fail.
 
 Assumptions the public API reference leaves open (marked where used): which `Type` ListCertWarehouse
-reports for a repository made by CreateWarehouse, and what DeletePCACert answers for an unknown
-identifier.
+reports for a repository made by CreateWarehouse, what DeletePCACert, GetUserCertificateDetail and
+DeleteUserCertificate answer for an unknown certificate, and the codes for a bad certificate or key.
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 API_VERSION = "2020-04-07"
 
@@ -79,13 +88,15 @@ class FakeCas:
     warehouses: dict[int, dict[str, Any]] = field(default_factory=dict)
     """WhId -> repository, as ListCertWarehouse returns it."""
     certs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Identifier -> uploaded certificate, with its `Cert` PEM and `WhId`."""
+    """Identifier -> uploaded CA certificate, with its `Cert` PEM and `WhId`."""
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: dict[str, _Failure] = {}
         self._ids = itertools.count(1001)
+        self._user_certs: dict[int, dict[str, Any]] = {}
+        self._cert_ids = itertools.count(15702001)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,6 +150,24 @@ class FakeCas:
         """Create a repository directly (as if made earlier in the console); returns its WhId."""
         with self._lock:
             return self._new_warehouse(name, type_)
+
+    def ca_certificates(self) -> list[dict[str, Any]]:
+        """The uploaded CA certificates (UploadPCACert), oldest first: identifier, name, cert, warehouse_id."""
+        with self._lock:
+            return [
+                {"identifier": c["Identifier"], "name": c["Name"], "cert": c["Cert"], "warehouse_id": c["WhId"]}
+                for c in self.certs.values()
+            ]
+
+    def user_certificates(self) -> list[dict[str, Any]]:
+        """The uploaded user certificates (UploadUserCertificate), oldest first: cert_id, name, cert, has_key.
+
+        The key itself is not shown: a test needs to know that one was uploaded, not its contents."""
+        with self._lock:
+            return [
+                {"cert_id": c["Id"], "name": c["Name"], "cert": c["Cert"], "has_key": bool(c["Key"])}
+                for c in self._user_certs.values()
+            ]
 
     def calls(self, action: str) -> list[RecordedRequest]:
         """The recorded requests of one action, oldest first."""
@@ -304,6 +333,106 @@ class FakeCas:
             and params.get("CertType") in (None, c["CertType"])
         ]
         return _page(params, "CertList", found)
+
+    def _op_UploadUserCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        for required in ("Name", "Cert", "Key"):
+            if not params.get(required):
+                return 400, f"MissingParameter.{required}", f"{required} is mandatory for this action."
+        try:
+            cert = x509.load_pem_x509_certificate(params["Cert"].encode("utf-8"))
+        except ValueError:
+            return 400, "InvalidParameter.Cert", "The certificate is not a valid PEM certificate."  # assumed code
+        try:
+            key = serialization.load_pem_private_key(params["Key"].encode("utf-8"), password=None)
+        except (ValueError, TypeError):
+            return 400, "InvalidParameter.Key", "The private key is not a valid PEM private key."  # assumed code
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        if key.public_key().public_bytes(serialization.Encoding.DER, spki) != cert.public_key().public_bytes(
+            serialization.Encoding.DER, spki
+        ):
+            return 400, "InvalidParameter.KeyMismatch", "The private key does not match the certificate."  # assumed
+        cert_id = next(self._cert_ids)
+        self._user_certs[cert_id] = _user_certificate_detail(
+            cert_id, params["Name"], params["Cert"], params["Key"], cert
+        )
+        return {"CertId": cert_id, "ResourceId": f"cas-upload-{cert_id}"}
+
+    def _user_cert(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        raw = params.get("CertId", "")
+        if not raw:
+            return 400, "MissingParameter.CertId", "CertId is mandatory for this action."
+        try:
+            cert_id = int(raw)
+        except ValueError:
+            return 400, "InvalidParameter.CertId", f"CertId {raw!r} is not a number."
+        found = self._user_certs.get(cert_id)
+        if found is None:
+            # Assumed answer for an unknown certificate; the API reference lists no error codes.
+            return 400, "NotFound", f"The certificate {cert_id} does not exist."
+        return found
+
+    def _op_GetUserCertificateDetail(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        found = self._user_cert(params)
+        if isinstance(found, tuple):
+            return found
+        if params.get("CertFilter", "").lower() == "true":  # the SDK sends a bool as "True"
+            return {k: v for k, v in found.items() if k not in ("Cert", "Key")}
+        return dict(found)
+
+    def _op_DeleteUserCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        found = self._user_cert(params)
+        if isinstance(found, tuple):
+            return found
+        del self._user_certs[found["Id"]]
+        return {}
+
+
+def _user_certificate_detail(cert_id: int, name: str, pem: str, key_pem: str, cert: x509.Certificate) -> dict[str, Any]:
+    """GetUserCertificateDetail's fields for an uploaded certificate (those the API reference lists)."""
+
+    def first(name_: x509.Name, oid: x509.ObjectIdentifier) -> str:
+        values = name_.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        sans = []
+    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return {
+        "Id": cert_id,
+        "Name": name,
+        "Cert": pem,
+        "Key": key_pem,
+        "Common": first(cert.subject, x509.NameOID.COMMON_NAME),
+        "Sans": ",".join(sans),
+        "Issuer": first(cert.issuer, x509.NameOID.COMMON_NAME),
+        "OrgName": first(cert.subject, x509.NameOID.ORGANIZATION_NAME),
+        "Country": first(cert.subject, x509.NameOID.COUNTRY_NAME),
+        "Province": first(cert.subject, x509.NameOID.STATE_OR_PROVINCE_NAME),
+        "City": first(cert.subject, x509.NameOID.LOCALITY_NAME),
+        "Fingerprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
+        "SerialNo": format(cert.serial_number, "x"),
+        "Algorithm": _algorithm(cert.public_key()),
+        "StartDate": not_before.strftime("%Y-%m-%d"),
+        "EndDate": not_after.strftime("%Y-%m-%d"),
+        "NotBefore": int(not_before.timestamp() * 1000),
+        "NotAfter": int(not_after.timestamp() * 1000),
+        "Expired": not_after < datetime.now(UTC),
+        "BuyInAliyun": False,
+        "InstanceId": f"cas-upload-{cert_id}",
+    }
+
+
+def _algorithm(public_key: Any) -> str:
+    """The `Algorithm` CAS reports: RSA, ECC (or SM2, which this fake does not issue)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "ECC"
+    return type(public_key).__name__
 
 
 def _parse_params(raw: str) -> dict[str, str]:
