@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from tests.fakes.tls_provider import SECRET_OUTPUTS, FakeTlsProvider
@@ -58,6 +59,17 @@ def reveal(value: Any) -> Any:
     return value
 
 
+def conceal(value: Any) -> Any:
+    """The value as `pulumi stack output` shows it without `--show-secrets`: each secret is "[secret]"."""
+    if is_secret(value):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: conceal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [conceal(v) for v in value]
+    return value
+
+
 @dataclass
 class Registered:
     """One resource the program registered."""
@@ -82,6 +94,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks):
         super().__init__(mocks)
         self.registered: list[Registered] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -105,6 +118,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 )
             )
         return response
+
+    def RegisterResourceOutputs(self, request):
+        """Keeps what a component's `register_outputs` sends, as JSON, secrets still marked."""
+        self.registered_outputs[request.urn] = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 class StackMocks(pulumi_mocks.Mocks):
@@ -144,6 +162,11 @@ class ProgramRun:
     resources: list[Registered]
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    """The stack outputs the engine records as a secret: the top-level value, not something inside it."""
+    wire_outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs as the engine receives them (`serialize_properties`, as JSON), secrets marked."""
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each component registered with `register_outputs`, by URN, in the same form."""
 
     def of_type(self, type_token: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_token]
@@ -204,15 +227,17 @@ def run_program(
     monitor = RecordingMonitor(mocks or StackMocks())
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack="dev", preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config(BASE_CONFIG if config is None else config, region))
-    run = ProgramRun(resources=monitor.registered)
+    run = ProgramRun(resources=monitor.registered, component_outputs=monitor.registered_outputs)
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
     except Exception as error:
         raise ProgramFailed(error, run) from error
     root = settings.get_root_resource()
     for name, value in root.outputs.items():
-        output = pulumi.Output.from_input(value)
-        run.outputs[name] = _sync_await(output.future())
-        if _sync_await(output.is_secret()):
-            run.secret_outputs.add(name)
+        run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    # Under mocks the stack registers its outputs before the program runs; serialize them here exactly as
+    # `Stack._finish` would, so a map of secrets is told apart from one secret map.
+    serialized = _sync_await(rpc.serialize_properties(massage(root.outputs, []), {}))
+    run.wire_outputs = json_format.MessageToDict(serialized)
+    run.secret_outputs = {name for name, value in run.wire_outputs.items() if is_secret(value)}
     return run

@@ -29,7 +29,8 @@ def with_(key: str, value: Any) -> dict[str, Any]:
     return config
 
 
-# (case, config, the key the error must name, the bad value it must show, words of what is accepted)
+# (case, config, the key the error must name, the bad value it must show before saying what is expected,
+# words of what is accepted)
 BAD_INPUTS = [
     ("missing domain", with_("domain", None), "alb-mtls:domain", "required", "DNS host name"),
     (
@@ -133,7 +134,13 @@ BAD_INPUTS = [
     ),
     ("zero replicas", with_("app.replicas", 0), "alb-mtls:app.replicas", "0", "at least 1"),
     ("namespace", with_("namespace", "Coffee Shop"), "alb-mtls:namespace", '"Coffee Shop"', "DNS label"),
-    ("unknown top-level key", with_("domian", "coffee.example.com"), "alb-mtls:domian", "", "not a key of this stack"),
+    (
+        "unknown top-level key",  # the bad input is the key's name; what is accepted is the list of keys
+        with_("domian", "coffee.example.com"),
+        "alb-mtls:domian",
+        "domian is not a key of this stack",
+        "the keys are domain, vswitchIds",
+    ),
     ("object that is not an object", with_("ca", ["root"]), "alb-mtls:ca", '["root"]', "an object with the fields"),
     (
         "server certificate id",
@@ -153,13 +160,11 @@ def test_bad_input_is_a_clear_error_and_nothing_is_created(case, config, key, sh
     assert isinstance(error, stack_config.ConfigError), repr(error)
     message = str(error)
     assert message.startswith(key), message
-    assert shown in message, message
+    assert shown, "a row must say which bad value the error shows"
+    stated = message.partition("; expected")[0]  # the value is shown, not merely part of what is accepted
+    assert shown in stated, message
     assert accepted in message, message
     assert failed.value.run.resources == [], "a resource was registered before the configuration was validated"
-
-
-def test_table_has_at_least_fifteen_cases():
-    assert len(BAD_INPUTS) >= 15
 
 
 def test_region_falls_back_to_the_alicloud_providers_environment_variable(monkeypatch):

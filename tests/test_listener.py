@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from components.listener import MutualTlsListener, MutualTlsListenerArgs, cas_region, listen_ports
-from tests.harness import BASE_CONFIG, StackMocks, run_program
+from tests.harness import BASE_CONFIG, StackMocks, reveal, run_program
 
 ALBCONFIG = "kubernetes:alibabacloud.com/v1:AlbConfig"
 INGRESS_CLASS = "kubernetes:networking.k8s.io/v1:IngressClass"
@@ -101,11 +101,20 @@ def test_ca_registration_uploads_the_stack_ca_certificate_and_not_its_key(run):
     assert "PRIVATE KEY" not in json.dumps(registration.inputs)
 
 
-def test_server_certificate_is_uploaded_with_its_key_as_a_secret(run):
+def test_server_certificate_is_uploaded_with_its_own_key(run):
+    # That the key travels as a secret is pulumi-alicloud's doing (its SDK wraps `key` in Output.secret), so
+    # it is not asserted here; what the program controls is which key goes, and that none comes back out.
     (server,) = run.of_type(SERVER_UPLOAD)
     assert server.inputs["cert"] == run.outputs["serverCertificatePem"]
     assert server.inputs["key"] == run.named("server-key").outputs["privateKeyPem"]
-    assert "key" in server.secret_inputs
+
+
+def test_listener_outputs_carry_no_private_key(run):
+    """The component's registered outputs (stored in the state as they are) hold ids and names, no key."""
+    (component,) = run.of_type("alb-mtls:components:MutualTlsListener")
+    outputs = run.component_outputs[component.urn]
+    assert outputs["alb_config_name"] == "alb-mtls"
+    assert "PRIVATE KEY" not in json.dumps(reveal(outputs))
 
 
 def test_dependency_graph_runs_from_ca_to_ingress_class(run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.fakes.tls_provider import FakeTlsProvider
-from tests.harness import BASE_CONFIG, run_program
+from tests.harness import BASE_CONFIG, conceal, is_secret, reveal, run_program
 from tests.tls_listener import MutualTlsNginx
 
 THREE_CLIENTS = {**BASE_CONFIG, "clients": ["alice", "bob", "carol"]}
@@ -25,6 +27,12 @@ def run():
     return run_program(THREE_CLIENTS)
 
 
+def client_names(run) -> list[str]:
+    """The configured clients, once the stack is seen to export a certificate for each of them."""
+    assert sorted(run.outputs["clientCertificates"]) == sorted(THREE_CLIENTS["clients"])
+    return THREE_CLIENTS["clients"]
+
+
 @pytest.fixture(scope="module")
 def files(run, tmp_path_factory) -> Path:
     """The stack's certificates and keys written out as a client and the listener would get them."""
@@ -32,8 +40,8 @@ def files(run, tmp_path_factory) -> Path:
     (root / "ca.crt").write_text(run.outputs["caCertificatePem"])
     (root / "server.crt").write_text(run.outputs["serverCertificatePem"])
     (root / "server.key").write_text(run.named("server-key").outputs["privateKeyPem"])
-    for name, pem in run.outputs["clientCertificates"].items():
-        (root / f"{name}.crt").write_text(pem)
+    for name in client_names(run):
+        (root / f"{name}.crt").write_text(run.outputs["clientCertificates"][name])
         (root / f"{name}.key").write_text(run.outputs["clientPrivateKeys"][name])
     return root
 
@@ -103,8 +111,8 @@ def test_ecdsa_ca_and_clients_from_config():
 
 # --- client certificates ---------------------------------------------------------------------------
 def test_client_certificates_are_for_client_auth_only(run):
-    for name, pem in run.outputs["clientCertificates"].items():
-        client = cert(pem)
+    for name in client_names(run):
+        client = cert(run.outputs["clientCertificates"][name])
         assert client.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == name
         assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
             ExtendedKeyUsageOID.CLIENT_AUTH
@@ -119,7 +127,7 @@ def test_client_certificates_are_for_client_auth_only(run):
 
 
 def test_each_client_verifies_strictly_as_ssl_client(files, run):
-    for name in run.outputs["clientCertificates"]:
+    for name in client_names(run):
         done = openssl_verify(files / "ca.crt", files / f"{name}.crt", "-purpose", "sslclient")
         assert done.returncode == 0, done.stderr
         refused = openssl_verify(files / "ca.crt", files / f"{name}.crt", "-purpose", "sslserver")
@@ -142,9 +150,10 @@ def test_server_certificate_verifies_strictly_for_the_domain(files):
 
 
 def test_client_expiry_output_is_the_certificates_end_of_validity(run):
-    for name, pem in run.outputs["clientCertificates"].items():
+    assert sorted(run.outputs["clientCertificateExpiry"]) == sorted(client_names(run))
+    for name in client_names(run):
         end = dt.datetime.fromisoformat(run.outputs["clientCertificateExpiry"][name])
-        assert end == cert(pem).not_valid_after_utc
+        assert end == cert(run.outputs["clientCertificates"][name]).not_valid_after_utc
 
 
 @pytest.mark.parametrize("which", ["ca.crt", "alice.crt", "server.crt"])
@@ -154,21 +163,26 @@ def test_pkilint_reports_nothing(files, which):
 
 
 def test_pkilint_would_flag_a_leaf_without_subject_key_identifier(run, tmp_path):
-    """The lint is not a rubber stamp: the same leaf without `setSubjectKeyId` is reported."""
+    """The lint is not a rubber stamp: the same leaf without `setSubjectKeyId` is reported, by name."""
     fake = FakeTlsProvider()
-    ca_key = run.named("root-ca-key").outputs["privateKeyPem"]
-    leaf = fake.locally_signed_cert(
-        {
-            "certRequestPem": run.named("client-alice-csr").outputs["certRequestPem"],
-            "caCertPem": run.outputs["caCertificatePem"],
-            "caPrivateKeyPem": ca_key,
-            "validityPeriodHours": 24,
-            "allowedUses": ["digital_signature", "client_auth"],
-        }
-    )
-    (tmp_path / "no-ski.crt").write_text(leaf["certPem"])
-    done = pkilint(tmp_path / "no-ski.crt")
-    assert "subject_key_identifier" in done.stdout.lower() or done.returncode != 0, done.stdout
+    for name, ski in (("no-ski.crt", False), ("ski.crt", True)):
+        leaf = fake.locally_signed_cert(
+            {
+                "certRequestPem": run.named("client-alice-csr").outputs["certRequestPem"],
+                "caCertPem": run.outputs["caCertificatePem"],
+                "caPrivateKeyPem": run.named("root-ca-key").outputs["privateKeyPem"],
+                "validityPeriodHours": 24,
+                "allowedUses": ["digital_signature", "client_auth"],
+                "setSubjectKeyId": ski,
+            }
+        )
+        (tmp_path / name).write_text(leaf["certPem"])
+    flagged = pkilint(tmp_path / "no-ski.crt")
+    assert flagged.returncode != 0, flagged.stdout + flagged.stderr
+    findings = re.findall(r"^\s+(\S+) \((?:WARNING|ERROR|FATAL)\)$", flagged.stdout, re.MULTILINE)
+    assert findings == ["pkix.certificate_skid_end_entity_missing"], flagged.stdout
+    clean = pkilint(tmp_path / "ski.crt")  # the same leaf with its SKI: the finding was about the SKI alone
+    assert clean.returncode == 0 and clean.stdout.strip() == "", clean.stdout + clean.stderr
 
 
 # --- a real handshake ------------------------------------------------------------------------------
@@ -185,7 +199,7 @@ def listener(files, run, tmp_path_factory):
 
 
 def test_every_client_gets_200(listener, files, run):
-    for name in run.outputs["clientCertificates"]:
+    for name in client_names(run):
         response = listener.curl(cert=files / f"{name}.crt", key=files / f"{name}.key", cacert=files / "ca.crt")
         assert response.status == 200, response
         assert f"CN={name}" in response.body
@@ -258,25 +272,96 @@ def masked(value, run):
     return value
 
 
-def test_client_private_keys_are_secret_and_no_private_key_is_in_a_plain_output(run):
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+def strings_in(value) -> list[str]:
+    """Every string inside `value` (dict keys too), with JSON-escaped newlines unescaped."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*strings_in(k), *strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return [value.replace("\\n", "\n")] if isinstance(value, str) else []
+
+
+def private_keys_in(value) -> list[tuple[str, bytes]]:
+    """Each PEM private key anywhere in `value` (PKCS#1, PKCS#8, SEC1 or OpenSSH): its label and the DER of
+    its public key. A private key that cannot be read (e.g. encrypted) fails the test rather than pass unseen."""
+    found = []
+    for text in strings_in(value):
+        for block in PEM_BLOCK.finditer(text):
+            label, pem = block.group(1), block.group(0).encode()
+            if "PRIVATE KEY" not in label:
+                continue
+            if label == "OPENSSH PRIVATE KEY":
+                key = serialization.load_ssh_private_key(pem, password=None)
+            else:
+                key = serialization.load_pem_private_key(pem, password=None)
+            found.append((label, public_der(key.public_key())))
+    return found
+
+
+def public_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_private_key_scan_reads_every_pem_encoding(run):
+    """The scan below finds a key in each encoding pulumi-tls offers, however deep in an output it sits."""
+    ca_key = run.named("root-ca-key").outputs
+    openssh = serialization.load_pem_private_key(ca_key["privateKeyPem"].encode(), password=None).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    ec_key = FakeTlsProvider().create("tls:index/privateKey:PrivateKey", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})
+    encodings = {
+        "RSA PRIVATE KEY": ca_key["privateKeyPem"],  # PKCS#1
+        "PRIVATE KEY": ca_key["privateKeyPemPkcs8"],
+        "OPENSSH PRIVATE KEY": openssh.decode(),  # as pulumi-tls's privateKeyOpenssh
+        "EC PRIVATE KEY": ec_key["privateKeyPem"],  # SEC1
+    }
+    for label, pem in encodings.items():
+        nested = {"outer": [{"inner": json.dumps({"escaped": pem})}]}
+        assert [found for found, _ in private_keys_in(nested)] == [label], label
+    ca_public = public_der(cert(run.named("root-ca-cert").outputs["certPem"]).public_key())
+    assert {key for _, key in private_keys_in(list(encodings.values())[:3])} == {ca_public}
+
+
+def test_ca_private_key_is_in_no_output_in_any_encoding(run):
+    """Key material, not text: the CA's key as PKCS#1, PKCS#8, SEC1 or OpenSSH, secret or not, fails."""
+    ca_public = public_der(cert(run.named("root-ca-cert").outputs["certPem"]).public_key())
+    found = private_keys_in(reveal(run.wire_outputs))
+    leaked = [label for label, key in found if key == ca_public]
+    assert not leaked, f"the CA's private key is in the stack outputs as {leaked}"
+    clients = {public_der(cert(run.outputs["clientCertificates"][name]).public_key()) for name in client_names(run)}
+    assert sorted(key for _, key in found) == sorted(clients), "the only private keys exported are the clients'"
+
+
+def test_client_private_keys_are_one_secret_map(run):
+    """`clientPrivateKeys` is recorded as one secret (the map as a whole), as the README promises: a map whose
+    values are each secret is stored and shown differently (`pulumi stack output` lists its client names).
+    tests/test_engine_lifecycle.py checks the same through the real CLI (`pulumi stack output` shows "[secret]")."""
+    value = run.wire_outputs["clientPrivateKeys"]
+    shape = (
+        {k: "[secret]" if is_secret(v) else "<plain>" for k, v in value.items()} if isinstance(value, dict) else value
+    )
+    assert is_secret(value), f"clientPrivateKeys is not one secret; the engine would record {shape}"
     assert "clientPrivateKeys" in run.secret_outputs
-    assert set(run.outputs["clientPrivateKeys"]) == {"alice", "bob", "carol"}
-    plain = {k: v for k, v in run.outputs.items() if k not in run.secret_outputs}
-    assert "PRIVATE KEY" not in json.dumps(plain)
+    keys = reveal(value)
+    assert sorted(keys) == sorted(client_names(run))
+    for name in client_names(run):
+        certificate = cert(run.outputs["clientCertificates"][name])
+        assert private_keys_in(keys[name]) == [("RSA PRIVATE KEY", public_der(certificate.public_key()))], name
 
 
-def test_ca_private_key_is_in_no_output(run):
-    ca_key = run.named("root-ca-key").outputs["privateKeyPem"]
-    assert ca_key.strip().splitlines()[1] not in json.dumps(run.outputs)
-
-
-def test_private_keys_reach_signing_resources_only_as_secrets(run):
-    for resource in run.of_type("tls:index/certRequest:CertRequest") + run.of_type(
-        "tls:index/selfSignedCert:SelfSignedCert"
-    ):
-        assert "privateKeyPem" in resource.secret_inputs, resource.name
-    for resource in run.of_type("tls:index/locallySignedCert:LocallySignedCert"):
-        assert "caPrivateKeyPem" in resource.secret_inputs, resource.name
+def test_no_private_key_is_visible_without_show_secrets(run):
+    """Nothing the engine records as the program's outputs (stack outputs and every component's registered
+    outputs) shows a private key once secrets are hidden, as `pulumi stack output` hides them.
+    tests/test_engine_lifecycle.py checks the real state file for plain-text private keys after `pulumi up`."""
+    assert "PRIVATE KEY" in json.dumps(reveal(run.wire_outputs))  # the client keys are there, as secrets
+    assert "PRIVATE KEY" not in json.dumps(conceal(run.wire_outputs))
+    alice = run.named("client-alice").urn
+    assert "PRIVATE KEY" in json.dumps(reveal(run.component_outputs[alice]))  # a component output, secret
+    for urn, outputs in run.component_outputs.items():
+        assert "PRIVATE KEY" not in json.dumps(conceal(outputs)), urn
 
 
 def test_existing_server_certificate_id_generates_no_server_certificate():
