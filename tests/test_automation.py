@@ -1,8 +1,12 @@
 """Integration test through the Automation API: the real program, a throwaway stack, a local state backend.
 
-- preview: needs the Pulumi CLI on PATH;
-- up + destroy: also needs ALB_MTLS_LIVE=1, ALICLOUD_ACCESS_KEY / ALICLOUD_SECRET_KEY and a kubeconfig
-  (KUBECONFIG or ~/.kube/config). It creates real, billed resources in that account and cluster.
+- preview, and up + destroy against test doubles: the engine that `make engine` builds (.engine/bin: the
+  real CLI and Kubernetes provider in render mode; .engine/fakes: the tls and alicloud plugins), the
+  fake Certificate Management endpoint on 127.0.0.1 (tests/fake_cas.py). A Pulumi CLI installed on PATH
+  is used instead of the built one when there is one.
+- up + destroy for real: needs ALB_MTLS_LIVE=1, the Pulumi CLI on PATH, ALICLOUD_ACCESS_KEY /
+  ALICLOUD_SECRET_KEY and a kubeconfig (KUBECONFIG or ~/.kube/config). It creates real, billed
+  resources in that account and cluster.
 
 The stack's config is copied from Pulumi.dev.yaml, or from the stack file named by ALB_MTLS_CONFIG (use your own
 domain and vSwitch ids for a live run). State lives in a temporary directory (file:// backend); the throwaway stack
@@ -18,12 +22,16 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
 from pulumi import automation as auto
+
+from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, ENGINE_FAKES, require_engine
+from tests.fake_cas import FakeCas
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "alb-mtls"
@@ -130,12 +138,8 @@ def test_config_paths_round_trip_the_dev_stack():
 # --- the throwaway stack --------------------------------------------------------------------------------------------
 
 
-def missing_for_preview() -> list[str]:
-    return [] if shutil.which("pulumi") else ["the Pulumi CLI on PATH (https://www.pulumi.com/docs/install/)"]
-
-
 def missing_for_live() -> list[str]:
-    missing = missing_for_preview()
+    missing = [] if shutil.which("pulumi") else ["the Pulumi CLI on PATH (https://www.pulumi.com/docs/install/)"]
     if os.environ.get("ALB_MTLS_LIVE") != "1":
         missing.append("ALB_MTLS_LIVE=1 (up/destroy create billed resources)")
     missing += [f"${name}" for name in ("ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY") if not os.environ.get(name)]
@@ -154,8 +158,24 @@ def policy_packs() -> list[str]:
     return [str(POLICY_PACK)] if (POLICY_PACK / "PulumiPolicy.yaml").is_file() else []
 
 
+@dataclass
+class Doubles:
+    """The engine test doubles a throwaway stack runs against (no cloud, no cluster)."""
+
+    fake_cas: FakeCas
+    render: Path
+
+
+@pytest.fixture
+def doubles(tmp_path) -> Iterator[Doubles]:
+    require_engine()
+    with FakeCas(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}) as fake:
+        yield Doubles(fake, tmp_path / "rendered")
+
+
 @contextmanager
-def throwaway_stack(tmp_path: Path) -> Iterator[auto.Stack]:
+def throwaway_stack(tmp_path: Path, doubles: Doubles | None = None) -> Iterator[auto.Stack]:
+    """A new stack with the dev stack's config; with `doubles`, on the built engine against them."""
     state = tmp_path / "state"
     state.mkdir()
     env = {
@@ -163,14 +183,34 @@ def throwaway_stack(tmp_path: Path) -> Iterator[auto.Stack]:
         "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
     }
+    command = None
+    if doubles is not None:
+        env |= {
+            "PATH": os.pathsep.join(
+                [str(ENGINE_FAKES), str(ENGINE_BIN), str(ROOT / ".venv" / "bin"), os.environ["PATH"]]
+            ),
+            "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "ALICLOUD_ACCESS_KEY": ACCESS_KEY[0],
+            "ALICLOUD_SECRET_KEY": ACCESS_KEY[1],
+            "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+        }
+        installed = shutil.which("pulumi")
+        command = auto.PulumiCommand(root=str(Path(installed).parent.parent if installed else ENGINE_BIN.parent))
     name = f"it-{secrets.token_hex(4)}"
     stack = auto.create_or_select_stack(
         stack_name=name,
         work_dir=str(ROOT),
-        opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase"),
+        opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase", pulumi_command=command),
     )
     try:
-        stack.set_all_config(config_paths(read_stack_config(stack_file())), path=True)
+        config = config_paths(read_stack_config(stack_file()))
+        if doubles is not None:
+            config |= {
+                "alicloud:endpoints[0].cas": auto.ConfigValue(f"http://{doubles.fake_cas.endpoint}"),
+                f"{PROJECT}:renderDirectory": auto.ConfigValue(str(doubles.render)),
+            }
+        stack.set_all_config(config, path=True)
         yield stack
     finally:
         left = [r["urn"] for r in (stack.export_stack().deployment or {}).get("resources") or [] if "urn" in r]
@@ -208,9 +248,8 @@ def expected_pki(config: dict) -> Counter:
 # --- preview (Pulumi CLI) and up/destroy (a real account) -----------------------------------------------------------
 
 
-@pytest.mark.integration
-def test_preview_creates_the_pki(tmp_path):
-    skip_unless_ready(missing_for_preview(), "preview")
+@pytest.mark.engine
+def test_preview_creates_the_pki(tmp_path, doubles):
     config = read_stack_config(stack_file())
     creates: Counter = Counter()
 
@@ -218,7 +257,7 @@ def test_preview_creates_the_pki(tmp_path):
         if event.resource_pre_event and event.resource_pre_event.metadata.op == auto.OpType.CREATE:
             creates[event.resource_pre_event.metadata.type] += 1
 
-    with throwaway_stack(tmp_path) as stack:
+    with throwaway_stack(tmp_path, doubles) as stack:
         result = stack.preview(on_event=on_event, policy_packs=policy_packs(), color="never")
 
     expected = expected_pki(config)
@@ -227,13 +266,11 @@ def test_preview_creates_the_pki(tmp_path):
         assert creates[resource_type] == count, f"{resource_type}: {creates[resource_type]} creates, want {count}"
 
 
-@pytest.mark.integration
-def test_up_exports_certificates_and_endpoint_then_destroy(tmp_path):
-    skip_unless_ready(missing_for_live(), "up/destroy against a real account")
+def up_exports_certificates_and_endpoint_then_destroy(tmp_path: Path, doubles: Doubles | None) -> None:
     config = read_stack_config(stack_file())
     clients = {c if isinstance(c, str) else c["name"] for c in config[f"{PROJECT}:clients"]}
 
-    with throwaway_stack(tmp_path) as stack:
+    with throwaway_stack(tmp_path, doubles) as stack:
         try:
             result = stack.up(policy_packs=policy_packs(), color="never", on_output=print)
             outputs = result.outputs
@@ -251,3 +288,16 @@ def test_up_exports_certificates_and_endpoint_then_destroy(tmp_path):
         finally:
             unprotect_all(stack)
             stack.destroy(color="never", on_output=print)
+
+
+@pytest.mark.engine
+def test_up_then_destroy_on_the_engine(tmp_path, doubles):
+    up_exports_certificates_and_endpoint_then_destroy(tmp_path, doubles)
+    assert doubles.fake_cas.ca_certificates() == [] and doubles.fake_cas.user_certificates() == []
+    assert list(doubles.render.rglob("*.yaml")) == [], "destroy left rendered manifests behind"
+
+
+@pytest.mark.integration
+def test_up_exports_certificates_and_endpoint_then_destroy(tmp_path):
+    skip_unless_ready(missing_for_live(), "up/destroy against a real account")
+    up_exports_certificates_and_endpoint_then_destroy(tmp_path, None)

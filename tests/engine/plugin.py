@@ -13,9 +13,10 @@ import os
 from typing import Any
 
 from pulumi.provider.experimental.property_value import PropertyValue, PropertyValueType
+from pulumi.runtime.rpc import UNKNOWN
 
-UNKNOWN = object()
-"""A value the engine does not know yet (a preview's computed input)."""
+# UNKNOWN: a value the engine does not know yet (a preview's computed input). It arrives, and goes back,
+# as the wire protocol's sentinel string.
 
 NOW_VARIABLE = "ALB_MTLS_FAKE_NOW"
 """An RFC 3339 time the plugins take as "now" (to test renewal windows); unset: the real clock."""
@@ -54,13 +55,11 @@ def has_unknowns(value: Any) -> bool:
 
 
 def wrap(values: dict[str, Any], secret: set[str] | tuple[str, ...] = ()) -> dict[str, PropertyValue]:
-    """`PropertyValue`s for plain values; the names in `secret` are marked secret."""
+    """`PropertyValue`s for plain values (UNKNOWN stays unknown); the names in `secret` are marked secret."""
     return {k: _wrap(v).with_secret(k in secret) for k, v in values.items() if v is not None}
 
 
 def _wrap(value: Any) -> PropertyValue:
-    if value is UNKNOWN:
-        return PropertyValue.computed()
     if isinstance(value, dict):
         return PropertyValue({k: _wrap(v) for k, v in value.items() if v is not None})
     if isinstance(value, list | tuple):

@@ -17,12 +17,8 @@ from importlib.metadata import version
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.server import main
 
-from tests.engine.plugin import UNKNOWN, has_unknowns, now, plain, wrap
+from tests.engine.plugin import has_unknowns, now, plain, wrap
 from tests.fakes.tls_provider import SECRET_OUTPUTS, FakeTlsProvider
-
-GENERATED = ("certPem", "validityStartTime", "validityEndTime", "readyForRenewal", "keyAlgorithm", "caKeyAlgorithm")
-GENERATED_KEY = ("privateKeyPem", "privateKeyPemPkcs8", "publicKeyPem", "privateKeyOpenssh", "publicKeyOpenssh")
-GENERATED_CSR = ("certRequestPem", "keyAlgorithm")
 
 
 class TlsPlugin(p.Provider):
@@ -50,9 +46,8 @@ class TlsPlugin(p.Provider):
     async def create(self, request: p.CreateRequest) -> p.CreateResponse:
         inputs, secret = plain(request.properties)
         if request.preview or has_unknowns(inputs):
-            generated = GENERATED_KEY if request.type.endswith("PrivateKey") else GENERATED
-            generated = GENERATED_CSR if request.type.endswith("CertRequest") else generated
-            return p.CreateResponse(properties=wrap({**inputs, **dict.fromkeys(generated, UNKNOWN)}, secret))
+            # What is generated stays unset in a preview, which the engine shows as "known after apply".
+            return p.CreateResponse(properties=wrap(inputs, secret))
         outputs = self.tls.create(request.type, inputs)  # a ProviderError fails the create, as the provider's would
         return p.CreateResponse(resource_id=self._new_id(), properties=self._outputs(request.type, outputs, secret))
 

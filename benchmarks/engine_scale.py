@@ -1,0 +1,141 @@
+"""How `pulumi preview` and `pulumi up` scale with the number of clients, on the engine `make engine` builds.
+
+    python benchmarks/engine_scale.py [--clients 10 100 1000] [--algorithm RSA|ECDSA]
+
+For each size, in a fresh throw-away project and local backend (tests/engine/workspace.py): the dev
+stack's settings with N clients, render mode into a temporary directory, the fake Certificate
+Management endpoint on 127.0.0.1. It times `pulumi preview` and then `pulumi up --yes` (wall time),
+and samples the memory of the whole process tree every 50 ms (the CLI, the language host, the program,
+the Kubernetes provider, the tls and alicloud plugins and the dynamic provider): the peak of their sum
+and the peak of the largest single process. Key generation is real (the tls plugin makes real keys),
+so `up` includes it. Prints a table; results go into docs/benchmarks.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, EngineWorkspace  # noqa: E402
+from tests.fake_cas import FakeCas  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root_pid: int) -> tuple[int, int]:
+    """(sum, largest) resident memory in bytes of `root_pid` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            statm = Path(entry.path, "statm").read_text().split()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = int(statm[1]) * PAGE
+    total, largest, todo = 0, 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
+        todo.extend(children.get(pid, []))
+    return total, largest
+
+
+def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int]:
+    """Runs `pulumi ARGS`; returns wall seconds, peak tree memory and peak single-process memory."""
+    command = [str(ENGINE_BIN / "pulumi"), *args, "--stack", ws.stack]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=ws.project, env=ws.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peaks = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            total, largest = tree_rss(process.pid)
+            peaks[0], peaks[1] = max(peaks[0], total), max(peaks[1], largest)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"`pulumi {' '.join(args)}` failed:\n{output[-4000:]}")
+    return elapsed, peaks[0], peaks[1]
+
+
+def one_size(clients: int, algorithm: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, FakeCas(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}) as fake:
+        ws = EngineWorkspace(Path(tmp))
+        ws.pulumi("stack", "init", ws.stack)
+        lines = [
+            "pulumi config set domain coffee.example.com",
+            "pulumi config set --path 'vswitchIds[0]' vsw-2zednnurkug2xl4aaaaaa",
+            "pulumi config set --path 'vswitchIds[1]' vsw-2zeusdspvojoumxbbbbbb",
+            "pulumi config set alicloud:region cn-hangzhou",
+            f"pulumi config set --path 'alicloud:endpoints[0].cas' http://{fake.endpoint}",
+            f"pulumi config set renderDirectory {tmp}/rendered",
+            f"pulumi config set --path 'clientDefaults.algorithm' {algorithm}",
+            "pulumi config set --path 'clientDefaults.ecdsaCurve' P256",
+        ]
+        done = ws.shell("\n".join(lines))
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        # One `config set-all` call for the clients: a `config set` per client would dominate the setup.
+        names = [f"client-{i:05d}" for i in range(clients)]
+        ws.pulumi(
+            "config",
+            "set-all",
+            "--path",
+            *[a for i, n in enumerate(names) for a in ("--plaintext", f"clients[{i}]={n}")],
+        )
+        preview = measured(ws, "preview")
+        up = measured(ws, "up", "--yes", "--skip-preview")
+        resources = len(ws.resources())
+        return {"clients": clients, "resources": resources, "preview": preview, "up": up}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--algorithm", choices=("RSA", "ECDSA"), default="RSA")
+    args = parser.parse_args()
+    version = subprocess.run([str(ENGINE_BIN / "pulumi"), "version"], capture_output=True, text=True, check=True)
+    print(f"# engine_scale: pulumi {version.stdout.strip()}, {platform.python_version()}, {os.cpu_count()} cores")
+    print(f"# client keys: {args.algorithm}{' 2048' if args.algorithm == 'RSA' else ' P-256'}")
+    print(
+        "| clients | resources | preview s | preview peak MiB (tree / largest) | up s | up peak MiB (tree / largest) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    mib = 1 << 20
+    for clients in args.clients:
+        r = one_size(clients, args.algorithm)
+        (ps, pt, pl), (us, ut, ul) = r["preview"], r["up"]
+        print(
+            f"| {clients} | {r['resources']} | {ps:.1f} | {pt / mib:.0f} / {pl / mib:.0f} | {us:.1f} | "
+            f"{ut / mib:.0f} / {ul / mib:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
