@@ -7,12 +7,16 @@ BIN := $(VENV)/bin
 PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 
-.PHONY: install state engine engine-if-go need-pulumi deploy preview destroy test lint bench clean
+.PHONY: install state engine engine-if-go need-pulumi deploy preview destroy test lint lock bench clean
 
+# Every Python package comes from the hashed locks (`make lock` writes them; pip itself is in the dev lock),
+# so a changed or substituted download fails the install. actionlint is built from its Go module
+# (tools/actionlint/go.sum pins it) when Go is installed; otherwise `make lint` builds it once Go is there.
 $(BIN)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt -r policy/requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt -r policy/requirements.txt
+	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BIN)/actionlint; \
+	else echo "make: no Go toolchain: actionlint not built (make lint needs it: install Go)"; fi
 	touch $@
 
 install: $(BIN)/.installed
@@ -53,9 +57,24 @@ destroy: need-pulumi install state
 test: install engine-if-go
 	$(BIN)/python -m pytest
 
-lint: install
+# ruff, then the GitHub Actions gate (.github/lint-actions: zizmor offline and actionlint, failing on
+# findings of medium severity or above).
+lint: install $(BIN)/actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" .github/lint-actions
+
+$(BIN)/actionlint: tools/actionlint/go.mod tools/actionlint/go.sum
+	cd tools/actionlint && go build -o "$(CURDIR)/$@" github.com/rhysd/actionlint/cmd/actionlint
+
+# Regenerate the hashed locks from the .in files (pip-compile, itself pinned in requirements-dev.in): the
+# program's first, then the policy pack's and the dev lock, which are held to it. Pins already in a lock are
+# kept; move one with `make lock LOCK_ARGS='--upgrade-package pulumi'` (or `LOCK_ARGS=--upgrade` for all).
+lock: install
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) --output-file=requirements.txt requirements.in
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) --output-file=policy/requirements.txt policy/requirements.in
+	$(BIN)/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) --output-file=requirements-dev.txt requirements-dev.in
+lock: LOCK_FLAGS = --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
 bench: install
 	$(BIN)/python benchmarks/program_scale.py

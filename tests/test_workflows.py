@@ -21,6 +21,8 @@ PULUMI_ENV = {
     "PULUMI_CONFIG_PASSPHRASE": "PULUMI_CONFIG_PASSPHRASE",
 }
 NAMES = ["pull-request.yml", "deploy.yml", "renew.yml"]
+# A remote action pinned to a full commit hash, with the release it is in a comment: `owner/repo@<sha> # vX.Y.Z`.
+PINNED = re.compile(r"(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)\b")
 
 
 def load(path: Path) -> dict:
@@ -127,7 +129,7 @@ def test_pull_request_runs_tests_before_preview(workflows):
 def test_pull_request_previews_dev_with_comment_and_policy(workflows):
     _, _, step = the_pulumi_step(workflows["pull-request.yml"])
     with_ = step.get("with", {})
-    assert re.fullmatch(r"pulumi/actions@v\d+", step["uses"]), "pin pulumi/actions to a major version"
+    assert re.fullmatch(r"pulumi/actions@[0-9a-f]{40}", step["uses"]), "pin pulumi/actions to a commit hash"
     assert with_.get("command") == "preview"
     assert is_true(with_.get("comment-on-pr"))
     assert "policy" in str(with_.get("policyPacks", "")).split()
@@ -135,7 +137,8 @@ def test_pull_request_previews_dev_with_comment_and_policy(workflows):
 
 
 def test_pull_request_permissions_are_minimal(workflows):
-    permissions = workflows["pull-request.yml"]["permissions"]
+    job_id, _, _ = the_pulumi_step(workflows["pull-request.yml"])
+    permissions = workflows["pull-request.yml"]["jobs"][job_id]["permissions"]
     assert permissions.get("pull-requests") == "write", "the preview comment needs pull-requests: write"
     writes = {scope for scope, level in permissions.items() if level == "write"}
     assert writes == {"pull-requests"}
@@ -218,6 +221,12 @@ def test_secrets_reach_pulumi_and_the_setup(name, workflows):
     setup = index_of(steps, uses_setup)
     assert 0 <= checkout < setup < pulumi_index, f"{name}: checkout, then the setup action, then pulumi"
     assert secret_refs(steps[setup].get("with", {}).get("kubeconfig", "")) == {"KUBECONFIG"}, f"{name}: kubeconfig"
+    # The setup action writes the kubeconfig to a file and hands its path over as an output (not $GITHUB_ENV).
+    setup_id = steps[setup].get("id")
+    assert setup_id, f"{name}: the setup step needs an id for its kubeconfig output"
+    assert re.fullmatch(rf"\$\{{\{{\s*steps\.{setup_id}\.outputs\.kubeconfig\s*\}}\}}", str(env.get("KUBECONFIG"))), (
+        f"{name}: KUBECONFIG of the pulumi step is not the setup action's kubeconfig output"
+    )
 
 
 # --- the shared setup action ---------------------------------------------------------------------------------------
@@ -236,18 +245,103 @@ def test_setup_action_is_composite_with_python():
     assert str(action["inputs"]["python-version"]["default"]) == "3.11"
 
 
-def test_setup_action_creates_the_venv_with_every_requirements_file():
+def test_setup_action_installs_what_make_install_does():
+    """CI's .venv is the Makefile's: every lock installed with hashes required (Pulumi.yaml's virtualenv)."""
     script = "\n".join(str(s.get("run", "")) for s in setup_action()["runs"]["steps"])
-    assert re.search(r"python3? -m venv \.venv\b", script), "the action must create .venv (Pulumi.yaml's virtualenv)"
+    assert re.search(r"(^|\s)make install(\s|$)", script), "the action must run `make install`"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^\$\(BIN\)/\.installed:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, "no $(BIN)/.installed recipe in the Makefile"
+    install = next(line for line in recipe.group(1).splitlines() if "pip install" in line)
+    assert "--require-hashes" in install
     for requirements in ("requirements.txt", "requirements-dev.txt", "policy/requirements.txt"):
-        assert re.search(rf"\.venv/bin/pip install .*-r {re.escape(requirements)}(\s|$)", script), requirements
+        assert re.search(rf"-r {re.escape(requirements)}(\s|$)", install), requirements
+    assert not re.search(r"pip install .*--upgrade", recipe.group(1)), "an unhashed upgrade (pip is in the dev lock)"
 
 
-def test_setup_action_exports_kubeconfig():
+def test_setup_action_hands_over_the_kubeconfig_path_as_an_output():
     action = setup_action()
     assert "kubeconfig" in action["inputs"]
-    script = "\n".join(str(s.get("run", "")) for s in action["runs"]["steps"])
-    assert re.search(r"KUBECONFIG=.*>> \"?\$GITHUB_ENV", script), "KUBECONFIG is not exported to later steps"
+    [write] = [s for s in action["runs"]["steps"] if "KUBECONFIG_CONTENT" in str(s.get("run", ""))]
+    assert "umask 077" in write["run"], "the kubeconfig file must be private to the runner user"
+    assert re.search(r"path=.*>> \"?\$GITHUB_OUTPUT", write["run"])
+    assert re.fullmatch(
+        rf"\$\{{\{{\s*steps\.{write['id']}\.outputs\.path\s*\}}\}}", action["outputs"]["kubeconfig"]["value"]
+    )
+
+
+# --- hardening: pinned actions, no persisted token, least privilege, no environment-file writes ----------------------
+
+
+def definitions() -> list[Path]:
+    return [WORKFLOWS / name for name in NAMES] + [SETUP_ACTION]
+
+
+def all_steps(path: Path) -> list[dict]:
+    definition = load(path)
+    if "runs" in definition:
+        return definition["runs"]["steps"]
+    return [step for job in definition["jobs"].values() for step in job.get("steps", [])]
+
+
+@pytest.mark.parametrize("path", definitions(), ids=lambda path: path.name)
+def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path):
+    uses_lines = [line.strip() for line in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", line)]
+    assert uses_lines, f"{path.name}: no `uses:`"
+    for line in uses_lines:
+        reference = line.split("uses:", 1)[1].strip()
+        if reference.startswith("./"):
+            continue
+        assert PINNED.fullmatch(reference), f"{path.name}: `{reference}` is not `owner/repo@<40-hex sha> # vX.Y.Z`"
+
+
+def test_each_action_is_pinned_to_one_commit_everywhere():
+    """The same action at two different commits would mean one of the comments is wrong."""
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for path in definitions():
+        for match in PINNED.finditer(path.read_text()):
+            seen.setdefault(match["action"], set()).add((match["sha"], match["version"]))
+    assert {"actions/checkout", "actions/setup-python", "pulumi/actions"} <= set(seen)
+    assert all(len(pins) == 1 for pins in seen.values()), seen
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checkout_leaves_no_credentials_behind(name):
+    checkouts = [s for s in all_steps(WORKFLOWS / name) if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkouts, f"{name}: no checkout"
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, f"{name}: set persist-credentials: false"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_permissions_are_granted_per_job(name, workflows):
+    workflow = workflows[name]
+    assert workflow.get("permissions") == {}, f"{name}: the workflow grants nothing; each job asks for its own"
+    for job_id, job in workflow["jobs"].items():
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{name}: job {job_id} declares no permissions"
+        assert permissions.get("contents") == "read", f"{name}: job {job_id} needs contents: read to check out"
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        allowed = {"pull-requests"} if name == "pull-request.yml" else set()
+        assert writes <= allowed, f"{name}: job {job_id} writes {sorted(writes)}"
+
+
+@pytest.mark.parametrize("path", definitions(), ids=lambda path: path.name)
+def test_no_step_writes_the_environment_files(path):
+    """A line appended to $GITHUB_ENV or $GITHUB_PATH changes every later step; outputs are explicit instead."""
+    for step in all_steps(path):
+        script = str(step.get("run", ""))
+        assert not re.search(r"GITHUB_(ENV|PATH)", script), f"{path.name}: {step.get('name', step)} writes {script!r}"
+
+
+def test_dependabot_updates_actions_and_python_locks():
+    config = load(ROOT / ".github" / "dependabot.yml")
+    directories = {
+        update["package-ecosystem"]: set(update.get("directories", [update.get("directory")]))
+        for update in config["updates"]
+    }
+    assert {"/", "/.github/actions/setup"} <= directories["github-actions"], "workflows and the composite action"
+    assert {"/", "/policy"} <= directories["pip"], "the program's, the tests' and the policy pack's locks"
 
 
 def test_no_workflow_duplicates_the_setup():

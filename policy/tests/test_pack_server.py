@@ -7,6 +7,7 @@ once it has picked the virtualenv named in PulumiPolicy.yaml.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -116,19 +117,19 @@ def test_policy_pack_project_runs_python_from_the_projects_virtualenv():
     assert pack_venv == (ROOT / project["runtime"]["options"]["virtualenv"]).resolve()
 
 
-def test_requirements_pin_what_the_project_installs():
-    pins = dict(
-        line.split("==", 1)
-        for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of each `name==version` line; a compiled lock's `--hash` lines and comments are skipped."""
+    return dict(
+        match.groups() for line in path.read_text().splitlines() if (match := re.match(r"([\w.-]+)==([^\s;\\]+)", line))
     )
-    assert set(pins) == {"pulumi-policy", "pulumi"}
+
+
+def test_requirements_pin_what_the_project_installs():
+    # policy/requirements.in names the pack's two dependencies; `make lock` compiles it to requirements.txt.
+    assert set(pins(POLICY_DIR / "requirements.in")) == {"pulumi-policy", "pulumi"}
+    locked = pins(POLICY_DIR / "requirements.txt")
     import pulumi_policy.version
 
-    assert pins["pulumi-policy"] == pulumi_policy.version.VERSION
-    program = dict(
-        line.split("==", 1)
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
-    assert pins["pulumi"] == program["pulumi"], "the pack and the program share one virtualenv, so one pulumi"
+    assert locked["pulumi-policy"] == pulumi_policy.version.VERSION
+    program = pins(ROOT / "requirements.txt")
+    assert locked["pulumi"] == program["pulumi"], "the pack and the program share one virtualenv, so one pulumi"
