@@ -86,6 +86,7 @@ class Registered:
     outputs: dict[str, Any]
     id: str
     secret_inputs: set[str]
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -115,6 +116,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     outputs=reveal(state.state),
                     id=state.id,
                     secret_inputs={k for k, v in inputs.items() if is_secret(v)},
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
@@ -227,6 +229,8 @@ def run_program(
     monitor = RecordingMonitor(mocks or StackMocks())
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack="dev", preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config(BASE_CONFIG if config is None else config, region))
+    settings.SETTINGS.rpc_manager.clear()  # as @pulumi.runtime.test does: nothing of an earlier run is awaited here
+    settings.SETTINGS.outputs.clear()
     run = ProgramRun(resources=monitor.registered, component_outputs=monitor.registered_outputs)
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))

@@ -1,8 +1,10 @@
 """Real TLS peers on 127.0.0.1: nginx requiring client certificates, and curl as the client.
 
 `MutualTlsNginx` plays the ALB listener the stack configures (`ssl_verify_client on` against the
-stack's CA, serving the stack's server certificate). `curl()` calls it as the seed's step 4 does,
-with `--cert/--key` and `--cacert`, resolving the domain to 127.0.0.1.
+stack's CA, serving the stack's server certificate); by default it answers itself, or it runs the
+`location` it is given (e.g. proxying on, with the client-certificate headers ALB adds). `Nginx` runs
+any other `http {}` body the same way (e.g. the gate's `default.conf`). `curl()` calls a listener as
+the seed's step 4 does, with `--cert/--key` and `--cacert`, resolving the domain to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-NGINX_CONF = """
+MAIN_CONF = """
 worker_processes 1;
 daemon off;
 master_process off;
@@ -30,6 +32,10 @@ http {{
     fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
+{http}
+}}
+"""
+MUTUAL_TLS_SERVER = """
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name {domain};
@@ -40,11 +46,13 @@ http {{
         ssl_verify_depth 1;
         ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
-            default_type text/plain;
-            return 200 "hello $ssl_client_s_dn\\n";
+{location}
         }}
     }}
-}}
+"""
+ANSWER_WITH_SUBJECT = """
+            default_type text/plain;
+            return 200 "hello $ssl_client_s_dn\\n";
 """
 
 
@@ -71,19 +79,16 @@ class Response:
     stderr: str
 
 
-class MutualTlsNginx:
-    """nginx on 127.0.0.1 that requires a client certificate signed by `ca_pem`."""
+class Nginx:
+    """nginx in the foreground on 127.0.0.1, from `workdir`, with `http` as its `http {}` body (`{root}` and
+    `{port}` filled in: the working directory and a free port). Runs for the duration of a `with` block."""
 
-    def __init__(self, workdir: Path, *, ca_pem: str, server_cert_pem: str, server_key_pem: str, domain: str):
+    def __init__(self, workdir: Path, http: str, port: int | None = None):
         self.root = workdir
-        self.domain = domain
-        self.port = free_port()
+        self.port = port or free_port()
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "ca.crt").write_text(ca_pem)
-        (self.root / "server.crt").write_text(server_cert_pem)
-        (self.root / "server.key").write_text(server_key_pem)
-        (self.root / "server.key").chmod(0o600)
-        (self.root / "nginx.conf").write_text(NGINX_CONF.format(root=self.root, port=self.port, domain=domain))
+        body = http.replace("{root}", str(self.root)).replace("{port}", str(self.port))
+        (self.root / "nginx.conf").write_text(MAIN_CONF.format(root=self.root, http=body))
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
@@ -119,14 +124,63 @@ class MutualTlsNginx:
     def error_log(self) -> str:
         return (self.root / "error.log").read_text()
 
-    def curl(self, *, cert: Path | None = None, key: Path | None = None, cacert: Path | None = None) -> Response:
-        """`curl https://<domain>/ --cert … --key … --cacert …` with the domain resolved to 127.0.0.1."""
+
+class MutualTlsNginx(Nginx):
+    """nginx on 127.0.0.1 that requires a client certificate signed by `ca_pem`.
+
+    `location` is the body of its `location / {}` (default: answer 200 with the client's subject DN);
+    `http` is added to the `http {}` context (e.g. `map` blocks the location uses).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        ca_pem: str,
+        server_cert_pem: str,
+        server_key_pem: str,
+        domain: str,
+        location: str = ANSWER_WITH_SUBJECT,
+        http: str = "",
+    ):
+        self.domain = domain
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "ca.crt").write_text(ca_pem)
+        (workdir / "server.crt").write_text(server_cert_pem)
+        (workdir / "server.key").write_text(server_key_pem)
+        (workdir / "server.key").chmod(0o600)
+        port = free_port()
+        server = MUTUAL_TLS_SERVER.format(root=workdir, port=port, domain=domain, location=location)
+        super().__init__(workdir, http + server, port=port)
+
+    def curl(
+        self,
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        cacert: Path | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """`curl https://<domain>/ --cert … --key … --cacert … [-H …]` with the domain resolved to 127.0.0.1."""
         return curl(
-            f"https://{self.domain}:{self.port}/", self.port, cert=cert, key=key, cacert=cacert or self.root / "ca.crt"
+            f"https://{self.domain}:{self.port}/",
+            self.port,
+            cert=cert,
+            key=key,
+            cacert=cacert or self.root / "ca.crt",
+            headers=headers,
         )
 
 
-def curl(url: str, port: int, *, cert: Path | None, key: Path | None, cacert: Path) -> Response:
+def curl(
+    url: str,
+    port: int,
+    *,
+    cert: Path | None,
+    key: Path | None,
+    cacert: Path,
+    headers: dict[str, str] | None = None,
+) -> Response:
     host = url.split("/")[2].split(":")[0]
     command = ["curl", "--silent", "--show-error", "--max-time", "10", "--resolve", f"{host}:{port}:127.0.0.1"]
     command += ["--cacert", str(cacert), "--write-out", "\n%{http_code}"]
@@ -134,6 +188,8 @@ def curl(url: str, port: int, *, cert: Path | None, key: Path | None, cacert: Pa
         command += ["--cert", str(cert)]
     if key is not None:
         command += ["--key", str(key)]
+    for name, value in (headers or {}).items():
+        command += ["--header", f"{name}: {value}"]
     done = subprocess.run([*command, url], check=False, capture_output=True, text=True, timeout=30)
     body, _, status = done.stdout.rpartition("\n")
     return Response(status=int(status or 0), body=body, exit_code=done.returncode, stderr=done.stderr)
