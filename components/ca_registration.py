@@ -5,16 +5,26 @@ of an AlbConfig listener). No Pulumi or Terraform resource uploads an external C
 is a Pulumi dynamic provider over the official SDK (`alibabacloud-cas20200407`, API 2020-04-07):
 
 - create: finds the certificate repository ("warehouse") named `warehouse_name` (ListCertWarehouse),
-  creating it when missing (CreateWarehouse), then uploads the certificate into it (UploadPCACert with
-  WarehouseId, Name and Cert; never a private key). The returned `Identifier` is the resource id and
-  the `identifier` output, the value ALB's `caCertificates[].CertificateId` takes.
-- delete: DeletePCACert. The repository stays: it is found by name, so other registrations (in this
-  stack or others) share it and upload into it; deleting it under them would break them.
+  creating it when missing (CreateWarehouse), then looks in it for this certificate, already uploaded
+  under this name by an earlier attempt whose answer was lost or whose `pulumi up` was interrupted
+  (ListCert by name, then DescribeWarehouseCert: the same certificates, byte for byte), and adopts it;
+  only when there is none does it upload the certificate (UploadPCACert with WarehouseId, Name and
+  Cert; never a private key). The `Identifier` is the resource id and the `identifier` output, the value
+  ALB's `caCertificates[].CertificateId` takes.
+- delete: DeletePCACert; a certificate already gone (ListCert no longer shows it) counts as deleted.
+  The repository stays: it is found by name, so other registrations (in this stack or others) share it
+  and upload into it; deleting it under them would break them.
 - diff: a new certificate, name, repository or region replaces the registration (create the new one,
   then delete the old one, so the listener never points at a deleted CA); a new endpoint or protocol
   only changes how CAS is reached and is stored without an API call.
 - read (`pulumi refresh`): looks the identifier up with ListCert; gone means deleted out of band.
 - check: the PEM must parse as certificates, each a CA (BasicConstraints CA:TRUE), and hold no key.
+
+Failures: throttling (`Throttling`, `Throttling.User`, ...), 5xx answers and transport failures
+(connection refused or reset, no answer, timeout) are retried with capped exponential backoff and
+jitter until `RETRY.deadline` seconds after the operation began; each retry repeats a whole step
+(find, then act), so a call whose answer was lost is not done twice. Any other error (invalid
+parameter, forbidden, not found, a bad signature) fails at once, naming the call and the code.
 
 Credentials come from the environment at call time, where the alicloud provider reads them
 (`ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY`, `ALICLOUD_SECURITY_TOKEN`), else from the standard
@@ -31,9 +41,11 @@ in the project directory) imports this module; the SDK is imported inside the me
 from __future__ import annotations
 
 import os
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pulumi
 import pulumi.dynamic
@@ -55,18 +67,90 @@ def split_endpoint(value: str | None) -> tuple[str | None, str]:
     return value.rstrip("/"), "https"
 
 
+T = TypeVar("T")
+
+RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
+"""Error codes that mean "try again later", besides every `Throttling` / `Throttling.*` code."""
+
+
 class CasApiError(Exception):
     """A Certificate Management Service call failed; the message names the call and the error code."""
 
-    def __init__(self, operation: str, code: str | None, message: str, request_id: str | None = None):
+    def __init__(
+        self,
+        operation: str,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+    ):
         self.operation = operation
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.status = status
+        """The HTTP status of the error answer; None when no answer came (a transport failure)."""
+        self.retryable = retryable
+        """Whether trying again later may succeed (throttling, 5xx, a transport failure)."""
         text = f"CAS {operation} failed: {code}: {message}" if code else f"CAS {operation} failed: {message}"
         if request_id:
             text += f" (RequestId {request_id})"
         super().__init__(text)
+
+    @property
+    def not_found(self) -> bool:
+        """The answer says the thing asked about does not exist."""
+        return bool(self.code) and any(word in self.code for word in ("NotFound", "NotExist"))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often retryable CAS failures are retried."""
+
+    deadline: float = 300.0
+    """Seconds after an operation (create, read, delete) began after which no further retry starts."""
+    base: float = 1.0
+    """The first backoff, seconds; it doubles with every failed attempt."""
+    cap: float = 30.0
+    """The longest backoff, seconds."""
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (0-based): capped exponential with equal
+        jitter (half the step fixed, half random), so parallel callers spread out."""
+        step = min(self.cap, self.base * 2**attempt)
+        return step / 2 + random.uniform(0, step / 2)
+
+
+class _Attempts:
+    """Runs steps of one operation, retrying retryable failures until the operation's deadline."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.started = time.monotonic()
+
+    def run(self, step: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return step()
+            except CasApiError as failure:
+                if not failure.retryable:
+                    raise
+                delay = self.policy.backoff(attempt)
+                attempt += 1
+                elapsed = time.monotonic() - self.started
+                if elapsed + delay > self.policy.deadline:
+                    raise CasApiError(
+                        failure.operation,
+                        failure.code,
+                        f"{failure.message}; gave up after {attempt} attempt{'s' if attempt > 1 else ''} in "
+                        f"{elapsed:.0f} s (transient failures are retried for {self.policy.deadline:g} s)",
+                        failure.request_id,
+                        status=failure.status,
+                    ) from None
+                time.sleep(delay)
 
 
 @dataclass
@@ -102,8 +186,8 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
     """Repository types that hold uploaded certificates, in CreateWarehouse's and ListCertWarehouse's
     vocabularies (the API reference documents different names for the two calls)."""
     PAGE_SIZE = 50
-    LIST_AFTER_CREATE_ATTEMPTS = 5
-    """How often to look for a just-created repository (a list may lag behind a create) before failing."""
+    RETRY: ClassVar[RetryPolicy] = RetryPolicy()
+    """Retries of throttling, 5xx and transport failures (tests set a short one)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -128,17 +212,28 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
 
         props = {**self.DEFAULTS, **props}
         client = self._client(props)
-        warehouse_id = self._ensure_warehouse(client, props["warehouse_name"])
-        request = models.UploadPCACertRequest(
-            warehouse_id=warehouse_id, name=props["name"], cert=props["certificate_pem"]
-        )
-        identifier = self._call("UploadPCACert", client.upload_pcacert, request).body.identifier
-        if not identifier:
-            raise CasApiError("UploadPCACert", None, "the response carries no Identifier")
+        attempts = _Attempts(self.RETRY)
+        warehouse_id = self._ensure_warehouse(attempts, client, props["warehouse_name"])
+
+        def adopt_or_upload() -> str:
+            # Every attempt looks first: an upload whose answer was lost must not be repeated.
+            adopted = self._find_uploaded(client, warehouse_id, props["name"], props["certificate_pem"])
+            if adopted is not None:
+                return adopted
+            request = models.UploadPCACertRequest(
+                warehouse_id=warehouse_id, name=props["name"], cert=props["certificate_pem"]
+            )
+            identifier = self._call("UploadPCACert", client.upload_pcacert, request).body.identifier
+            if not identifier:
+                raise CasApiError("UploadPCACert", None, "the response carries no Identifier")
+            return identifier
+
+        identifier = attempts.run(adopt_or_upload)
         return pulumi.dynamic.CreateResult(identifier, self._outs(props, identifier, warehouse_id))
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        found = self._find_cert(self._client({**self.DEFAULTS, **props}), id_)
+        client = self._client({**self.DEFAULTS, **props})
+        found = _Attempts(self.RETRY).run(lambda: self._find_cert(client, id_))
         if found is None:
             # An empty id tells the engine the certificate was deleted out of band. The dynamic provider
             # host writes into `outs`, so it must be a dict even then.
@@ -154,16 +249,25 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
         from alibabacloud_cas20200407 import models
 
         client = self._client({**self.DEFAULTS, **props})
-        try:
-            self._call("DeletePCACert", client.delete_pcacert, models.DeletePCACertRequest(identifier=id_))
-        except CasApiError as failure:
-            # Already gone (deleted in the console)? Then there is nothing left to delete.
+
+        def delete_once() -> None:
             try:
-                gone = self._find_cert(client, id_) is None
-            except CasApiError:
-                gone = False
-            if not gone:
-                raise failure from None
+                self._call("DeletePCACert", client.delete_pcacert, models.DeletePCACertRequest(identifier=id_))
+            except CasApiError as failure:
+                if failure.retryable:
+                    raise
+                # Already gone (deleted in the console, or by an attempt whose answer was lost)? Then
+                # there is nothing left to delete. Still listed: the failure stands, nothing is leaked.
+                try:
+                    still_there = self._find_cert(client, id_) is not None
+                except CasApiError as lookup:
+                    if lookup.retryable:
+                        raise
+                    still_there = True
+                if still_there:
+                    raise failure from None
+
+        _Attempts(self.RETRY).run(delete_once)
 
     # -- CAS calls -------------------------------------------------------------------------------
 
@@ -191,38 +295,68 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
 
     @staticmethod
     def _call(operation: str, method: Any, request: Any) -> Any:
-        """Runs one SDK call; an API error becomes a `CasApiError` naming the call and the code."""
+        """Runs one SDK call; a failure becomes a `CasApiError` naming the call and the code, and saying
+        whether it is worth retrying (throttling, 5xx, no answer at all)."""
+        from darabonba.exceptions import RetryError
         from Tea.exceptions import TeaException
 
         try:
             return method(request)
         except TeaException as error:
             data = error.data if isinstance(error.data, dict) else {}
-            inner = getattr(error, "inner_exception", None)  # a transport failure, wrapped by the SDK
-            message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
+            inner = getattr(error, "inner_exception", None)
             code = error.code if error.code not in (None, "", "None") else data.get("Code")
-            raise CasApiError(operation, code, message, data.get("RequestId")) from None
+            status = getattr(error, "status_code", None) or data.get("statusCode")
+            if isinstance(inner, RetryError):  # the SDK's wrapper of a transport failure: no answer came
+                reason = str(inner.message)
+                # A refused TLS certificate is not going to get better by waiting.
+                retryable = not any(word in reason for word in ("CERTIFICATE_VERIFY_FAILED", "SSLError"))
+                raise CasApiError(operation, None, f"no answer: {reason}", retryable=retryable) from None
+            message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
+            code = str(code) if code else None
+            retryable = (
+                (code is not None and (code in RETRYABLE_CODES or code.split(".")[0] == "Throttling"))
+                or status == 429
+                or (status is not None and int(status) >= 500)
+            )
+            raise CasApiError(
+                operation, code, message, data.get("RequestId"), status=status, retryable=retryable
+            ) from None
 
-    def _ensure_warehouse(self, client: Any, name: str) -> int:
+    def _ensure_warehouse(self, attempts: _Attempts, client: Any, name: str) -> int:
         """The WhId of the upload repository called `name`, creating the repository when missing."""
         from alibabacloud_cas20200407 import models
 
-        found = self._find_warehouse(client, name)
-        if found is not None:
-            return int(found.wh_id)
-        created = self._call(
-            "CreateWarehouse",
-            client.create_warehouse,
-            models.CreateWarehouseRequest(name=name, type=self.WAREHOUSE_TYPE),
-        )
-        instance_id = created.body.warehouse_instance_id
-        # CreateWarehouse answers with the instance id; UploadPCACert wants the numeric WhId.
-        for attempt in range(self.LIST_AFTER_CREATE_ATTEMPTS):
-            found = self._find_warehouse(client, name, instance_id)
+        def find_or_create() -> tuple[int | None, str | None]:
+            # Every attempt looks first: a create whose answer was lost must not be repeated.
+            found = self._find_warehouse(client, name)
             if found is not None:
-                return int(found.wh_id)
-            time.sleep(attempt + 1)
-        raise CasApiError("CreateWarehouse", None, f"repository {name!r} ({instance_id}) is not listed after creation")
+                return int(found.wh_id), None
+            created = self._call(
+                "CreateWarehouse",
+                client.create_warehouse,
+                models.CreateWarehouseRequest(name=name, type=self.WAREHOUSE_TYPE),
+            )
+            return None, created.body.warehouse_instance_id
+
+        warehouse_id, instance_id = attempts.run(find_or_create)
+        if warehouse_id is not None:
+            return warehouse_id
+
+        def listed() -> int:
+            # CreateWarehouse answers with the instance id; UploadPCACert wants the numeric WhId, which
+            # only the list reports, and a list may lag behind a create.
+            found = self._find_warehouse(client, name, instance_id)
+            if found is None:
+                raise CasApiError(
+                    "ListCertWarehouse",
+                    None,
+                    f"repository {name!r} ({instance_id}) is not listed after its creation",
+                    retryable=True,
+                )
+            return int(found.wh_id)
+
+        return attempts.run(listed)
 
     def _find_warehouse(self, client: Any, name: str, instance_id: str | None = None) -> Any:
         """The upload repository called `name` (the one with `instance_id` if several), or None."""
@@ -249,6 +383,55 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
                 f"a certificate repository named {name!r} exists but is not one for uploaded certificates "
                 f"(type {kinds}); choose another warehouse_name",
             )
+        return None
+
+    def _find_uploaded(self, client: Any, warehouse_id: int, name: str, pem: str) -> str | None:
+        """The identifier of a CA certificate uploaded into repository `warehouse_id` under `name` that
+        holds exactly the certificates of `pem`, or None.
+
+        ListCert reports neither a certificate's name nor its content: its `KeyWord` searches names (and
+        domain names), the common name narrows the candidates, and DescribeWarehouseCert's `Content`
+        decides."""
+        from alibabacloud_cas20200407 import models
+        from cryptography import x509
+
+        wanted = x509.load_pem_x509_certificates(pem.encode("utf-8"))
+        names = wanted[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else ""
+        candidates = []
+        page = 1
+        while True:
+            request = models.ListCertRequest(
+                warehouse_id=warehouse_id,
+                cert_type="CA",
+                source_type="upload",
+                key_word=name,
+                current_page=page,
+                show_size=self.PAGE_SIZE,
+            )
+            body = self._call("ListCert", client.list_cert, request).body
+            listed = body.cert_list or []
+            candidates += [c for c in listed if c.identifier and (c.common_name or "") == common_name]
+            if not listed or page * self.PAGE_SIZE >= (body.total_count or 0):
+                break
+            page += 1
+        for candidate in sorted(candidates, key=lambda c: c.identifier):
+            try:
+                described = self._call(
+                    "DescribeWarehouseCert",
+                    client.describe_warehouse_cert,
+                    models.DescribeWarehouseCertRequest(cert_identifier=candidate.identifier),
+                ).body
+            except CasApiError as failure:
+                if failure.not_found:  # deleted since it was listed
+                    continue
+                raise
+            try:
+                held = x509.load_pem_x509_certificates((described.content or "").encode("utf-8"))
+            except ValueError:
+                continue
+            if held == wanted:
+                return candidate.identifier
         return None
 
     def _find_cert(self, client: Any, identifier: str) -> Any:

@@ -21,7 +21,14 @@ DeletePCACert) and those `alicloud.cas.ServiceCertificate` makes for a server ce
 State: certificate repositories ("warehouses"), uploaded CA certificates (by string `Identifier`) and,
 apart from them, uploaded user (SSL) certificates with their keys (by integer `CertId`); every request is
 recorded. `ca_certificates()` and `user_certificates()` show what the fake holds.
-`fail(action, code, message)` makes the next call of an action fail.
+
+Fault injection, scripted per call: `script(action, *faults)` makes the next calls of `action` (or, with
+`"*"`, of every action, each from its own first call on) meet the given faults in order, then behave:
+`THROTTLED` / `THROTTLED_API` (throttling answers), `UNAVAILABLE` (503), `Fault.error(...)` (any error
+answer; nothing is done), `DROPPED` (the connection is closed before the call is served: nothing is
+done, no answer) and `LOST_ANSWER` (the call is served, then the connection is closed before the
+answer: done, but the client never learns it). `down()` drops every connection until `up()`.
+`fail(action, code, message)` is the one-error shorthand. Each recorded request names the fault it met.
 
 Assumptions the public API reference leaves open (marked where used): which `Type` ListCertWarehouse
 reports for a repository made by CreateWarehouse, what DeletePCACert, GetUserCertificateDetail and
@@ -36,6 +43,7 @@ import itertools
 import json
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,14 +77,38 @@ class RecordedRequest:
     """Request headers, names lower-cased."""
     access_key_id: str | None
     """From the V3 `Authorization` header or the V2 `AccessKeyId` parameter."""
+    fault: str | None = None
+    """The injected fault this call met (`Fault.name`), None when it was served normally."""
 
 
-@dataclass
-class _Failure:
-    code: str
-    message: str
-    status: int
-    times: int
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure of one call."""
+
+    kind: str
+    """`error` (answer with an error, do nothing), `drop` (close without answer, do nothing) or
+    `lost_answer` (do the call, then close without answer)."""
+    status: int = 0
+    code: str = ""
+    message: str = ""
+
+    @classmethod
+    def error(cls, code: str, message: str, status: int = 400) -> Fault:
+        return cls("error", status, code, message)
+
+    @property
+    def name(self) -> str:
+        return f"{self.status} {self.code}" if self.kind == "error" else self.kind
+
+
+# What Alibaba Cloud answers when it throttles (per user, per API) or is briefly unavailable.
+THROTTLED = Fault.error("Throttling.User", "Request was denied due to user flow control.")
+THROTTLED_API = Fault.error("Throttling", "Request was denied due to request throttling.")
+UNAVAILABLE = Fault.error(
+    "ServiceUnavailable", "The request has failed due to a temporary failure of the server.", status=503
+)
+DROPPED = Fault("drop")
+LOST_ANSWER = Fault("lost_answer")
 
 
 @dataclass
@@ -93,7 +125,10 @@ class FakeCas:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._failures: dict[str, _Failure] = {}
+        self._scripts: dict[str, deque[Fault]] = {}
+        self._every: tuple[Fault, ...] = ()
+        self._every_started: set[str] = set()
+        self._outage = False
         self._ids = itertools.count(1001)
         self._user_certs: dict[int, dict[str, Any]] = {}
         self._cert_ids = itertools.count(15702001)
@@ -143,8 +178,41 @@ class FakeCas:
 
     def fail(self, action: str, code: str, message: str, status: int = 400, times: int = 1) -> None:
         """Answer the next `times` calls of `action` with an error response."""
+        self.script(action, *[Fault.error(code, message, status)] * times)
+
+    def script(self, action: str, *faults: Fault) -> None:
+        """The next calls of `action` meet `faults`, one each, in order; `"*"`: every action does, each
+        from its own next call on (an action's own script comes first). Replaces an earlier script."""
         with self._lock:
-            self._failures[action] = _Failure(code, message, status, times)
+            if action == "*":
+                self._every, self._every_started = tuple(faults), set()
+            else:
+                self._scripts[action] = deque(faults)
+
+    def down(self) -> None:
+        """Close every connection without an answer (the endpoint is unreachable) until `up()`."""
+        with self._lock:
+            self._outage = True
+
+    def up(self) -> None:
+        with self._lock:
+            self._outage = False
+
+    def clear_faults(self) -> None:
+        """No more injected faults: scripts dropped, the endpoint up."""
+        with self._lock:
+            self._scripts.clear()
+            self._every, self._every_started, self._outage = (), set(), False
+
+    def _next_fault(self, action: str) -> Fault | None:
+        """The fault the current call of `action` meets (called with the lock held)."""
+        if self._outage:
+            return DROPPED
+        if self._every and action not in self._every_started:
+            self._every_started.add(action)
+            self._scripts.setdefault(action, deque()).extend(self._every)
+        queue = self._scripts.get(action)
+        return queue.popleft() if queue else None
 
     def add_warehouse(self, name: str, type_: str) -> int:
         """Create a repository directly (as if made earlier in the console); returns its WhId."""
@@ -193,12 +261,13 @@ class FakeCas:
         request_id = str(uuid.uuid4()).upper()
 
         with self._lock:
-            self.requests.append(RecordedRequest(action, version, params, headers, access_key_id))
-            failure = self._failures.get(action)
-            if failure is not None:
-                failure.times -= 1
-                if failure.times <= 0:
-                    del self._failures[action]
+            fault = self._next_fault(action)
+            self.requests.append(
+                RecordedRequest(action, version, params, headers, access_key_id, fault.name if fault else None)
+            )
+        if fault is not None and fault.kind == "drop":
+            handler.close_connection = True  # no status line: the client sees the connection closed
+            return None
 
         def reply(status: int, payload: dict[str, Any]) -> None:
             data = json.dumps({"RequestId": request_id, **payload}).encode("utf-8")
@@ -218,14 +287,17 @@ class FakeCas:
         problem = self._check_signature(handler.command, path, query, headers, authorization)
         if problem is not None:
             return error(*problem)
-        if failure is not None:
-            return error(failure.status, failure.code, failure.message)
+        if fault is not None and fault.kind == "error":
+            return error(fault.status, fault.code, fault.message)
 
         operation = getattr(self, f"_op_{action}", None)
         if operation is None:
             return error(404, "InvalidAction.NotFound", f"Specified api {action!r} is not found.")
         with self._lock:
             outcome = operation(params)
+        if fault is not None and fault.kind == "lost_answer":
+            handler.close_connection = True  # done, but the answer never leaves
+            return None
         if isinstance(outcome, tuple):
             return error(*outcome)
         return reply(200, outcome)
@@ -302,7 +374,6 @@ class FakeCas:
         except ValueError:
             return 400, "InvalidParameter.Cert", "The certificate is not a valid PEM certificate."
         identifier = uuid.uuid4().hex
-        common_names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         self.certs[identifier] = {
             "Identifier": identifier,
             "WhId": wh_id,
@@ -312,7 +383,12 @@ class FakeCas:
             "CertType": "CA",
             "SourceType": "upload",
             "Status": "ISSUE",
-            "CommonName": str(common_names[0].value) if common_names else "",
+            "CommonName": _first(cert.subject, x509.NameOID.COMMON_NAME),
+            "Issuer": _first(cert.issuer, x509.NameOID.COMMON_NAME),
+            "SerialNo": format(cert.serial_number, "x"),
+            "Algorithm": _algorithm(cert.public_key()),
+            "BeforeDate": int(cert.not_valid_before_utc.timestamp() * 1000),
+            "AfterDate": int(cert.not_valid_after_utc.timestamp() * 1000),
             "ExistPrivateKey": "PrivateKey" in params,
         }
         return {"Identifier": identifier}
@@ -325,14 +401,34 @@ class FakeCas:
 
     def _op_ListCert(self, params: dict[str, str]) -> dict[str, Any]:
         wanted = set(filter(None, params.get("Identifiers", "").split(",")))
+        keyword = params.get("KeyWord", "")
         found = [
-            {k: v for k, v in c.items() if k not in ("Cert", "Name")}
+            {k: v for k, v in c.items() if k not in ("Cert", "Name")}  # the response carries neither
             for c in self.certs.values()
             if (not wanted or c["Identifier"] in wanted)
+            # "fuzzy search by name, domain name, or subject alternative name" (the API reference)
+            and (not keyword or any(keyword in c.get(f, "") for f in ("Name", "CommonName", "Sans")))
             and params.get("WarehouseId") in (None, str(c["WhId"]))
-            and params.get("CertType") in (None, c["CertType"])
+            and all(params.get(f) in (None, c[f]) for f in ("CertType", "SourceType", "Status"))
         ]
         return _page(params, "CertList", found)
+
+    def _op_DescribeWarehouseCert(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        found = self.certs.get(params.get("CertIdentifier", ""))
+        if found is None:
+            # Assumed answer for an unknown identifier; the API reference lists no error codes.
+            return 400, "NotFound.Certificate", "The certificate does not exist."
+        cert = x509.load_pem_x509_certificate(found["Cert"].encode("utf-8"))
+        return {
+            "CertIdentifier": found["Identifier"],
+            "Content": found["Cert"],
+            "Fingerprint": cert.fingerprint(hashes.SHA256()).hex(),  # format undocumented
+            "CommonName": found["CommonName"],
+            "Issuer": found["Issuer"],
+            "CertType": found["CertType"],
+            "CertStatus": found["Status"],
+            "WarehouseInstanceId": found["WhInstanceId"],
+        }
 
     def _op_UploadUserCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
         for required in ("Name", "Cert", "Key"):
@@ -387,13 +483,14 @@ class FakeCas:
         return {}
 
 
+def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    """The first value of one attribute of a distinguished name ("" when absent)."""
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
 def _user_certificate_detail(cert_id: int, name: str, pem: str, key_pem: str, cert: x509.Certificate) -> dict[str, Any]:
     """GetUserCertificateDetail's fields for an uploaded certificate (those the API reference lists)."""
-
-    def first(name_: x509.Name, oid: x509.ObjectIdentifier) -> str:
-        values = name_.get_attributes_for_oid(oid)
-        return str(values[0].value) if values else ""
-
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
             x509.DNSName
@@ -406,13 +503,13 @@ def _user_certificate_detail(cert_id: int, name: str, pem: str, key_pem: str, ce
         "Name": name,
         "Cert": pem,
         "Key": key_pem,
-        "Common": first(cert.subject, x509.NameOID.COMMON_NAME),
+        "Common": _first(cert.subject, x509.NameOID.COMMON_NAME),
         "Sans": ",".join(sans),
-        "Issuer": first(cert.issuer, x509.NameOID.COMMON_NAME),
-        "OrgName": first(cert.subject, x509.NameOID.ORGANIZATION_NAME),
-        "Country": first(cert.subject, x509.NameOID.COUNTRY_NAME),
-        "Province": first(cert.subject, x509.NameOID.STATE_OR_PROVINCE_NAME),
-        "City": first(cert.subject, x509.NameOID.LOCALITY_NAME),
+        "Issuer": _first(cert.issuer, x509.NameOID.COMMON_NAME),
+        "OrgName": _first(cert.subject, x509.NameOID.ORGANIZATION_NAME),
+        "Country": _first(cert.subject, x509.NameOID.COUNTRY_NAME),
+        "Province": _first(cert.subject, x509.NameOID.STATE_OR_PROVINCE_NAME),
+        "City": _first(cert.subject, x509.NameOID.LOCALITY_NAME),
         "Fingerprint": cert.fingerprint(hashes.SHA1()).hex().upper(),
         "SerialNo": format(cert.serial_number, "x"),
         "Algorithm": _algorithm(cert.public_key()),

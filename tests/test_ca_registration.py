@@ -2,7 +2,9 @@
 
 The provider's create/read/diff/update/delete/check are called directly (no engine); the SDK client
 is pointed at `tests/fake_cas.py` (endpoint 127.0.0.1:<port>, protocol http), which verifies the
-request signature against the credentials the test puts in the environment.
+request signature against the credentials the test puts in the environment. The faults section scripts
+the fake's failures (throttling, 503, dropped connections, lost answers, an outage) per call; retries
+back off in milliseconds here (`CaCertificateProvider.RETRY`), and no test measures time.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from components.ca_registration import (
     CaCertificateRegistration,
     CaCertificateRegistrationArgs,
     CasApiError,
+    RetryPolicy,
 )
-from tests.fake_cas import FakeCas
+from tests.fake_cas import DROPPED, LOST_ANSWER, THROTTLED, THROTTLED_API, UNAVAILABLE, FakeCas
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCESS_KEY = "LTAI-test-access-key"
@@ -78,6 +81,14 @@ def leaf_pem(ca) -> str:
 
 
 # -- fake CAS and provider ---------------------------------------------------------------------
+
+FAST_RETRY = RetryPolicy(deadline=5.0, base=0.001, cap=0.01)
+"""Retries that back off in milliseconds; the deadline is far beyond what a few retries take."""
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", FAST_RETRY)
 
 
 @pytest.fixture
@@ -218,11 +229,12 @@ def test_half_set_alicloud_credentials_are_an_error(cas, provider, props, monkey
 def test_unreachable_endpoint_names_the_call(provider, props, monkeypatch):
     monkeypatch.setenv("ALICLOUD_ACCESS_KEY", ACCESS_KEY)
     monkeypatch.setenv("ALICLOUD_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", RetryPolicy(deadline=0.2, base=0.001, cap=0.01))
     closed = FakeCas().start()
     endpoint = closed.endpoint
     closed.stop()
 
-    with pytest.raises(CasApiError, match="^CAS ListCertWarehouse failed: "):
+    with pytest.raises(CasApiError, match="^CAS ListCertWarehouse failed: no answer: .*Connection refused"):
         provider.create({**props, "endpoint": endpoint})
 
 
@@ -287,6 +299,179 @@ def test_read_of_a_deleted_certificate_returns_an_empty_id(cas, provider, props)
 
     assert read.id == ""
     assert read.outs == {}  # a dict: the dynamic provider host adds `__provider` to it
+
+
+# -- faults: retries, lost answers, outages ----------------------------------------------------
+
+
+def _faults(cas: FakeCas, action: str) -> list[str | None]:
+    """The fault each call of `action` met, in order (None: served normally)."""
+    return [r.fault for r in cas.calls(action)]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [(THROTTLED, UNAVAILABLE), (THROTTLED_API, DROPPED)],
+    ids=["Throttling.User-then-503", "Throttling-then-dropped-connection"],
+)
+def test_every_call_failing_twice_still_registers_the_ca_once_and_deletes_it(cas, provider, props, ca_pem, faults):
+    cas.script("*", *faults)
+
+    created = provider.create(props)
+
+    (held,) = cas.ca_certificates()
+    assert held == {
+        "identifier": created.id,
+        "name": "alb-mtls-client-ca",
+        "cert": ca_pem,
+        "warehouse_id": created.outs["warehouse_id"],
+    }
+    assert len(cas.warehouses) == 1
+    first_two = [f.name for f in faults]
+    assert _faults(cas, "UploadPCACert") == [*first_two, None]  # failed twice, uploaded on the third call
+    assert _faults(cas, "CreateWarehouse") == [*first_two, None]
+
+    provider.delete(created.id, created.outs)  # DeletePCACert meets the same two faults first
+
+    assert _faults(cas, "DeletePCACert") == [*first_two, None]
+    assert cas.ca_certificates() == []
+
+
+def test_read_retries_and_an_outage_is_not_mistaken_for_deletion(cas, provider, props, monkeypatch):
+    created = provider.create(props)
+    cas.script("ListCert", THROTTLED, UNAVAILABLE)
+
+    assert provider.read(created.id, created.outs).id == created.id
+
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", RetryPolicy(deadline=0.2, base=0.001, cap=0.01))
+    cas.down()
+    with pytest.raises(CasApiError, match="^CAS ListCert failed: no answer: .*gave up after"):
+        provider.read(created.id, created.outs)  # not ReadResult("") ("deleted out of band")
+
+
+def test_upload_whose_answer_is_lost_is_adopted_by_the_retry_not_uploaded_again(cas, provider, props, ca_pem):
+    cas.script("UploadPCACert", LOST_ANSWER)
+
+    created = provider.create(props)
+
+    (held,) = cas.ca_certificates()
+    assert held["identifier"] == created.id
+    assert held["cert"] == ca_pem
+    assert _faults(cas, "UploadPCACert") == ["lost_answer"]  # one upload only
+    assert [r.params["CertIdentifier"] for r in cas.calls("DescribeWarehouseCert")] == [created.id]
+
+
+def test_upload_whose_answer_is_lost_in_an_interrupted_run_is_adopted_by_the_next_create(
+    cas, provider, props, ca_pem, monkeypatch
+):
+    # The first run ends without a retry (deadline 0: as if it had been killed right after the call).
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", RetryPolicy(deadline=0, base=0.001, cap=0.01))
+    cas.script("UploadPCACert", LOST_ANSWER)
+    with pytest.raises(CasApiError, match="^CAS UploadPCACert failed: no answer: .*gave up after 1 attempt in"):
+        provider.create(props)
+    (orphan,) = cas.ca_certificates()  # uploaded, but no stack knows it
+
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", FAST_RETRY)
+    created = provider.create(props)
+
+    assert created.id == orphan["identifier"]
+    assert cas.ca_certificates() == [orphan]
+    assert len(cas.calls("UploadPCACert")) == 1
+    assert created.outs["warehouse_id"] == orphan["warehouse_id"]
+
+
+def test_only_the_same_certificate_under_the_same_name_is_adopted(cas, provider, props, ca_pem):
+    other_ca = _certificate("alb-mtls test root", ca=True)[0]  # same subject, another key and serial
+    same_elsewhere = provider.create({**props, "name": "another-name"})  # same certificate, other name
+    other = provider.create({**props, "certificate_pem": other_ca})  # same name, other certificate
+
+    created = provider.create(props)
+
+    assert len({same_elsewhere.id, other.id, created.id}) == 3
+    assert len(cas.ca_certificates()) == 3
+    assert [c["cert"] for c in cas.ca_certificates() if c["identifier"] == created.id] == [ca_pem]
+
+
+def test_repository_created_with_a_lost_answer_is_found_not_created_twice(cas, provider, props):
+    cas.script("CreateWarehouse", LOST_ANSWER)
+
+    created = provider.create(props)
+
+    assert list(cas.warehouses) == [created.outs["warehouse_id"]]
+    assert _faults(cas, "CreateWarehouse") == ["lost_answer"]
+    assert len(cas.ca_certificates()) == 1
+
+
+def test_delete_whose_answer_is_lost_succeeds_on_the_not_found_retry(cas, provider, props):
+    created = provider.create(props)
+    cas.script("DeletePCACert", LOST_ANSWER)
+
+    provider.delete(created.id, created.outs)
+
+    assert _faults(cas, "DeletePCACert") == ["lost_answer", None]  # the retry is answered "not found"
+    assert cas.ca_certificates() == []
+
+
+def test_delete_answered_not_found_while_the_certificate_is_still_listed_fails(cas, provider, props):
+    created = provider.create(props)
+    cas.fail("DeletePCACert", "NotFound.Certificate", "The certificate does not exist.")
+
+    with pytest.raises(CasApiError, match="^CAS DeletePCACert failed: NotFound.Certificate: "):
+        provider.delete(created.id, created.outs)
+
+    assert [c["identifier"] for c in cas.ca_certificates()] == [created.id]  # reported, not leaked silently
+
+
+@pytest.mark.parametrize(
+    ("action", "code", "status"),
+    [
+        ("UploadPCACert", "InvalidParameter.Cert", 400),
+        ("ListCertWarehouse", "Forbidden.NoPermission", 403),
+        ("CreateWarehouse", "NotFound.Product", 404),
+    ],
+)
+def test_error_that_retrying_cannot_fix_fails_at_once(cas, provider, props, action, code, status):
+    cas.fail(action, code, "Not going to work.", status=status, times=5)
+
+    with pytest.raises(CasApiError) as raised:
+        provider.create(props)
+
+    assert str(raised.value).startswith(f"CAS {action} failed: {code}: Not going to work. (RequestId ")
+    assert raised.value.retryable is False
+    assert len(cas.calls(action)) == 1  # no retry
+    assert cas.ca_certificates() == []
+
+
+def test_endpoint_down_past_the_deadline_is_a_clear_error_and_leaves_nothing(cas, provider, props, monkeypatch):
+    monkeypatch.setattr(CaCertificateProvider, "RETRY", RetryPolicy(deadline=0.3, base=0.001, cap=0.01))
+    cas.down()
+
+    with pytest.raises(CasApiError) as raised:
+        provider.create(props)
+
+    message = str(raised.value)
+    assert message.startswith("CAS ListCertWarehouse failed: no answer: ")
+    assert "Remote end closed connection without response" in message
+    assert "transient failures are retried for 0.3 s" in message
+    assert len(cas.calls("ListCertWarehouse")) > 1  # it did retry
+    assert {r.action for r in cas.requests} == {"ListCertWarehouse"}
+    cas.up()
+    assert cas.ca_certificates() == [] and cas.warehouses == {}
+
+    created = provider.create(props)  # back up: the next run converges
+
+    assert [c["identifier"] for c in cas.ca_certificates()] == [created.id]
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_backoff_doubles_up_to_the_cap_with_jitter(attempt):
+    policy = RetryPolicy(deadline=60, base=0.5, cap=4.0)
+    step = min(4.0, 0.5 * 2**attempt)
+
+    delays = [policy.backoff(attempt) for _ in range(50)]
+
+    assert all(step / 2 <= d <= step for d in delays)
+    assert len(set(delays)) > 1  # jittered
 
 
 # -- diff and update ---------------------------------------------------------------------------
