@@ -3,6 +3,8 @@
 Reads the configuration (validated before anything is created) and wires the components together.
 """
 
+import datetime as dt
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -18,6 +20,8 @@ from components.pki import (
     ServerCertificateArgs,
 )
 
+# A revoked client's certificate must be older than this run (to the second: pulumi-tls may write whole seconds).
+started = dt.datetime.now(dt.UTC).replace(microsecond=0)
 config = stack_config.load()
 
 # Render mode (GitOps): every Kubernetes object is written as YAML into renderDirectory, not applied.
@@ -44,9 +48,17 @@ clients = {
             early_renewal_days=client.early_renewal_days,
             key=client.key,
             client_name=client.name,
+            revoked=client.revoked,
         ),
     )
     for client in config.clients
+}
+active = {c.name: clients[c.name] for c in config.clients if not c.revoked}
+# Revoked: the certificate each client holds (never one this update issues), as the gate refuses it.
+revoked = {
+    c.name: clients[c.name].held_identity(issued_before=started, where=c.config_key)
+    for c in config.clients
+    if c.revoked
 }
 
 server = None
@@ -104,19 +116,28 @@ app = WebApp(
         ingress_class_name=listener.ingress_class_name,
         listen_ports=listener.listen_ports,
         http_redirect=listener.http_redirect,
+        gate_image=config.gate.image,
+        gate_port=config.gate.port,
+        fingerprint_header=config.listener.client_cert_headers["fingerprint"],
+        verify_header=config.listener.client_cert_headers["clientVerify"],
+        revoked_fingerprints={
+            name: identity.apply(lambda i: [i["sha1Fingerprint"], i["sha256Fingerprint"]])
+            for name, identity in revoked.items()
+        },
     ),
     opts=kubernetes,
 )
 
 url = endpoint(config.domain, config.listener.port)
 pulumi.export("caCertificatePem", ca.cert_pem)
-pulumi.export("clientCertificates", {name: c.cert_pem for name, c in clients.items()})
-pulumi.export("clientPrivateKeys", pulumi.Output.secret({name: c.private_key_pem for name, c in clients.items()}))
-pulumi.export("clientCertificateExpiry", {name: c.validity_end_time for name, c in clients.items()})
+pulumi.export("clientCertificates", {name: c.cert_pem for name, c in active.items()})
+pulumi.export("clientPrivateKeys", pulumi.Output.secret({name: c.private_key_pem for name, c in active.items()}))
+pulumi.export("clientCertificateExpiry", {name: c.validity_end_time for name, c in active.items()})
+pulumi.export("revokedClients", revoked)
 if server is not None:
     pulumi.export("serverCertificatePem", server.cert_pem)
 pulumi.export("albConfigName", listener.alb_config_name)
 pulumi.export("ingressClassName", listener.ingress_class_name)
 pulumi.export("loadBalancerDnsName", listener.load_balancer_dns_name)
 pulumi.export("endpoint", url)
-pulumi.export("curlCommand", curl_command(url, config.clients[0].name, with_ca=server is not None))
+pulumi.export("curlCommand", curl_command(url, next(iter(active), None), with_ca=server is not None))

@@ -18,10 +18,13 @@ from typing import Any
 
 import pulumi
 
+from components.listener import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
 from components.pki import KeySpec, Subject
 
 NAMESPACE = "alb-mtls"
 SEED_IMAGE = "registry.cn-hangzhou.aliyuncs.com/acs-sample/nginxdemos:latest"
+# The gate: nginx built to run as a non-root user (uid 101), listening on 8080 by default.
+GATE_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"
 SECURITY_POLICIES = (
     "tls_cipher_policy_1_0",
     "tls_cipher_policy_1_1",
@@ -29,7 +32,7 @@ SECURITY_POLICIES = (
     "tls_cipher_policy_1_2_strict",
     "tls_cipher_policy_1_2_strict_with_1_3",
 )
-CLIENT_CERT_HEADERS = ("subjectDn", "issuerDn", "fingerprint", "clientVerify")
+CLIENT_CERT_HEADERS = tuple(DEFAULT_CLIENT_CERT_HEADER_ALIASES)
 SERVER_VALIDITY_DAYS = 365
 SERVER_EARLY_RENEWAL_DAYS = 30
 SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
@@ -37,7 +40,6 @@ SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
 _REQUIRED = object()
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _VSWITCH = re.compile(r"^vsw-[a-z0-9]{1,64}$")
-_HEADER_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _CUSTOM_POLICY = re.compile(r"^tls-[a-z0-9]{1,64}$")
 
 
@@ -124,13 +126,28 @@ def _security_policy(label: str, value: Any) -> str:
     raise _reject(label, value, "one of " + ", ".join(SECURITY_POLICIES) + ", or a custom policy id tls-…")
 
 
-def _header_switch(label: str, value: Any) -> str | bool:
-    """A forwarded client-certificate header: true (default header name), false, or a header alias."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _HEADER_ALIAS.fullmatch(value):
-        return value
-    raise _reject(label, value, "true, false, or a header name of 1-40 letters, digits, '-' or '_'")
+def _header_alias(name: str) -> Check:
+    """A forwarded client-certificate header: true (its default name), false (not forwarded), or a header name.
+
+    Returns the header name ALB is given as the alias, or None. ALB accepts only 1-40 lower-case letters,
+    digits, '-' and '_', so `X-Client-DN` is refused here rather than by ALB.
+    """
+
+    def check(label: str, value: Any) -> str | None:
+        if value is True or value == "true":
+            return DEFAULT_CLIENT_CERT_HEADER_ALIASES[name]
+        if value is False or value == "false":
+            return None
+        if isinstance(value, str) and HEADER_ALIAS_PATTERN.fullmatch(value):
+            return value
+        raise _reject(
+            label,
+            value,
+            "true, false, or a header name of 1-40 lower-case letters, digits, '-' and '_' (ALB's rule for "
+            f"an alias), e.g. {DEFAULT_CLIENT_CERT_HEADER_ALIASES[name]}",
+        )
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -180,7 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
         "clients",
         "list",
         _REQUIRED,
-        "client names (DNS labels), or objects `{name, validityDays}`; one certificate each",
+        "client names (DNS labels), or objects `{name, validityDays, revoked}`; one certificate each; "
+        "`revoked: true` keeps the certificate but the gate refuses it",
     ),
     Setting(
         "caCertificateId",
@@ -251,7 +269,10 @@ SETTINGS: tuple[Setting, ...] = (
         "listener.forwardClientCertHeaders",
         "boolean or object",
         True,
-        "forward the client certificate's subject DN, issuer DN, fingerprint and verify result as headers; an object `{subjectDn, issuerDn, fingerprint, clientVerify}` turns each on/off or names its header",
+        "forward the client certificate's subject DN, issuer DN, fingerprint and verify result as headers "
+        "(named `x-forwarded-clientcert-subjectdn`, `-issuerdn`, `-fingerprint`, `-clientverify`); an object "
+        "`{subjectDn, issuerDn, fingerprint, clientVerify}` turns each on/off or names its header "
+        "(1-40 of a-z, 0-9, `-`, `_`)",
     ),
     Setting("listener.httpRedirect", "boolean", True, "add an HTTP :80 listener that redirects to HTTPS", _boolean),
     Setting(
@@ -278,9 +299,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("app.image", "string", SEED_IMAGE, "container image", _text(512)),
     Setting("app.replicas", "integer", 2, "Deployment replicas", _whole(1, 100)),
-    Setting("app.port", "integer", 80, "container port the Service targets", _whole(1, 65535)),
+    Setting(
+        "app.port", "integer", 80, "port the app container serves HTTP on (the gate proxies to it)", _whole(1, 65535)
+    ),
+    Setting("gate", "object", {}, "the nginx sidecar in front of the app that refuses revoked client certificates"),
+    Setting(
+        "gate.image", "string", GATE_IMAGE, "gate container image (nginx that runs as a non-root user)", _text(512)
+    ),
+    Setting("gate.port", "integer", 8080, "port the gate listens on (the Service's target port)", _whole(1024, 65535)),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
+CLIENT_FIELDS = ("name", "validityDays", "revoked")
 OBJECT_KEYS = tuple(s.key for s in SETTINGS if s.type == "object")
 TOP_LEVEL_KEYS = tuple(s.key for s in SETTINGS if "." not in s.key)
 
@@ -296,6 +325,10 @@ class ClientSettings:
     validity_days: int
     early_renewal_days: int
     key: KeySpec
+    revoked: bool = False
+    """The certificate is kept (never re-issued while revoked) and the gate refuses it."""
+    config_key: str = f"{NAMESPACE}:clients"
+    """Where the client is configured (`alb-mtls:clients[1]`), for messages."""
 
 
 @dataclass(frozen=True)
@@ -313,7 +346,8 @@ class ListenerSettings:
 
     port: int
     security_policy_id: str
-    client_cert_headers: dict[str, str | bool]
+    client_cert_headers: dict[str, str | None]
+    """Per header (`subjectDn`, …): the header name ALB forwards it as, or None when it is not forwarded."""
     http_redirect: bool
     alb_config_name: str
     ingress_class_name: str
@@ -326,6 +360,14 @@ class AppSettings:
     name: str
     image: str
     replicas: int
+    port: int
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The nginx sidecar that refuses revoked client certificates."""
+
+    image: str
     port: int
 
 
@@ -344,6 +386,7 @@ class StackConfig:
     listener: ListenerSettings
     namespace: str
     app: AppSettings
+    gate: GateSettings
     region: str | None
     render_directory: str | None = None
     cas_endpoint: str | None = None
@@ -407,7 +450,7 @@ def _vswitches(raw: Any) -> tuple[str, ...]:
 
 def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...]:
     label = _label("clients")
-    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays}"
+    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays, revoked}"
     if raw is None:
         raise ConfigError(f"{label} is required: {accepted}. Set it with `pulumi config set --path 'clients[0]' alice`")
     if not isinstance(raw, list) or not raw:
@@ -416,14 +459,16 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
     clients: list[ClientSettings] = []
     for i, entry in enumerate(raw):
         item = f"{label}[{i}]"
+        revoked = False
         if isinstance(entry, dict):
-            unknown = sorted(set(entry) - {"name", "validityDays"})
+            unknown = sorted(set(entry) - set(CLIENT_FIELDS))
             if unknown or "name" not in entry:
-                raise _reject(item, entry, "an object with a name and, optionally, validityDays")
+                raise _reject(item, entry, "an object with a name and, optionally, " + ", ".join(CLIENT_FIELDS[1:]))
             name = entry["name"]
             validity = _whole(1, unit=" of days")(
                 f"{item}.validityDays", entry.get("validityDays", defaults["validityDays"])
             )
+            revoked = _boolean(f"{item}.revoked", entry.get("revoked", False))
         else:
             name, validity = entry, defaults["validityDays"]
         _matching(_DNS_LABEL, "a client name that is a DNS label: a-z, 0-9 and '-', at most 63 characters")(
@@ -437,15 +482,22 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
                 f"expected fewer days than the validity of client {name!r} ({validity} days)"
             )
         clients.append(
-            ClientSettings(name=name, validity_days=validity, early_renewal_days=defaults["earlyRenewalDays"], key=key)
+            ClientSettings(
+                name=name,
+                validity_days=validity,
+                early_renewal_days=defaults["earlyRenewalDays"],
+                key=key,
+                revoked=revoked,
+                config_key=item,
+            )
         )
     return tuple(clients)
 
 
-def _client_cert_headers(raw: Any) -> dict[str, str | bool]:
+def _client_cert_headers(raw: Any) -> dict[str, str | None]:
     label = _label("listener.forwardClientCertHeaders")
     if isinstance(raw, bool):
-        return dict.fromkeys(CLIENT_CERT_HEADERS, raw)
+        raw = dict.fromkeys(CLIENT_CERT_HEADERS, raw)
     if not isinstance(raw, dict):
         raise _reject(label, raw, "true, false, or an object with the fields " + ", ".join(CLIENT_CERT_HEADERS))
     unknown = sorted(set(raw) - set(CLIENT_CERT_HEADERS))
@@ -455,7 +507,23 @@ def _client_cert_headers(raw: Any) -> dict[str, str | bool]:
             raw[unknown[0]],
             "no such field (typo?); the fields are " + ", ".join(CLIENT_CERT_HEADERS),
         )
-    return {name: _header_switch(f"{label}.{name}", raw.get(name, True)) for name in CLIENT_CERT_HEADERS}
+    headers = {name: _header_alias(name)(f"{label}.{name}", raw.get(name, True)) for name in CLIENT_CERT_HEADERS}
+    for name, alias in headers.items():
+        twin = next((other for other in CLIENT_CERT_HEADERS if other != name and headers[other] == alias), None)
+        if alias is not None and twin is not None:
+            raise _reject(f"{label}.{name}", alias, f"a header name no other header uses ({label}.{twin} uses it too)")
+    return headers
+
+
+def _check_revocation(clients: tuple[ClientSettings, ...], headers: Mapping[str, str | None]) -> None:
+    """A revoked client needs the fingerprint header: the gate refuses revoked certificates by it."""
+    revoked = [c for c in clients if c.revoked]
+    if revoked and headers["fingerprint"] is None:
+        raise ConfigError(
+            f"{_label('listener.forwardClientCertHeaders.fingerprint')}: false is not accepted while a client is "
+            f"revoked ({revoked[0].config_key}.revoked: {revoked[0].name}); expected true or a header name, because "
+            "the gate refuses a revoked certificate by the fingerprint ALB forwards, and without it nothing would"
+        )
 
 
 def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = None) -> StackConfig:
@@ -466,12 +534,19 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
             f"{_label(unknown[0])} is not a key of this stack (typo?); the keys are " + ", ".join(TOP_LEVEL_KEYS)
         )
     objects = {key: _object(key, raw.get(key)) for key in OBJECT_KEYS}
-    ca_values, client_defaults, listener, app = (
+    ca_values, client_defaults, listener, app, gate = (
         objects["ca"],
         objects["clientDefaults"],
         objects["listener"],
         objects["app"],
+        objects["gate"],
     )
+    if gate["port"] == app["port"]:
+        raise _reject(
+            _label("gate.port"),
+            gate["port"],
+            f"a port other than {_label('app.port')} ({app['port']}): the gate and the app share the pod's network",
+        )
     ca_certificate_id = _scalar("caCertificateId", raw.get("caCertificateId"))
     server_certificate_id = _scalar("serverCertificateId", raw.get("serverCertificateId"))
     if region is None and not (ca_certificate_id and server_certificate_id):
@@ -480,12 +555,17 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
             "set it with `pulumi config set alicloud:region cn-hangzhou` or ALICLOUD_REGION (or set both "
             f"{_label('caCertificateId')} and {_label('serverCertificateId')} to reuse existing certificates)"
         )
+    domain = _scalar("domain", raw.get("domain"))
+    vswitch_ids = _vswitches(raw.get("vswitchIds"))
+    clients = _clients(raw.get("clients"), client_defaults)
+    client_cert_headers = _client_cert_headers(listener["forwardClientCertHeaders"])
+    _check_revocation(clients, client_cert_headers)
     return StackConfig(
-        domain=_scalar("domain", raw.get("domain")),
-        vswitch_ids=_vswitches(raw.get("vswitchIds")),
+        domain=domain,
+        vswitch_ids=vswitch_ids,
         address_type=_scalar("addressType", raw.get("addressType")),
         edition=_scalar("edition", raw.get("edition")),
-        clients=_clients(raw.get("clients"), client_defaults),
+        clients=clients,
         ca=CaSettings(
             subject=Subject(
                 common_name=ca_values["commonName"],
@@ -503,13 +583,14 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
         listener=ListenerSettings(
             port=listener["port"],
             security_policy_id=listener["securityPolicyId"],
-            client_cert_headers=_client_cert_headers(listener["forwardClientCertHeaders"]),
+            client_cert_headers=client_cert_headers,
             http_redirect=listener["httpRedirect"],
             alb_config_name=listener["albConfigName"],
             ingress_class_name=listener["ingressClassName"],
         ),
         namespace=_scalar("namespace", raw.get("namespace")),
         app=AppSettings(name=app["name"], image=app["image"], replicas=app["replicas"], port=app["port"]),
+        gate=GateSettings(image=gate["image"], port=gate["port"]),
         region=region,
         render_directory=_scalar("renderDirectory", raw.get("renderDirectory")),
         cas_endpoint=_cas_endpoint(endpoints),

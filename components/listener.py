@@ -9,6 +9,7 @@ Either registration is skipped when an existing certificate id is given.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -30,6 +31,16 @@ CLIENT_CERT_HEADER_FIELDS = {
     "fingerprint": "XForwardedForClientCertFingerprint",
     "clientVerify": "XForwardedForClientCertClientVerify",
 }
+# The header names ALB documents (X-Forwarded-Clientcert-subjectdn, …), lower-cased: an alias is always
+# set, because ALB's HTTP-headers page says a header is only sent when it has one, and an alias must be
+# 1-40 characters of lower-case letters, digits, '-' and '_' (CreateListener).
+DEFAULT_CLIENT_CERT_HEADER_ALIASES = {
+    "subjectDn": "x-forwarded-clientcert-subjectdn",
+    "issuerDn": "x-forwarded-clientcert-issuerdn",
+    "fingerprint": "x-forwarded-clientcert-fingerprint",
+    "clientVerify": "x-forwarded-clientcert-clientverify",
+}
+HEADER_ALIAS_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 @dataclass
@@ -62,10 +73,10 @@ class MutualTlsListenerArgs:
     """HTTPS listener port."""
     security_policy_id: str = "tls_cipher_policy_1_2_strict"
     """TLS security policy of the HTTPS listener."""
-    client_cert_headers: Mapping[str, str | bool] = field(
-        default_factory=lambda: dict.fromkeys(CLIENT_CERT_HEADER_FIELDS, True)
+    client_cert_headers: Mapping[str, str | None] = field(
+        default_factory=lambda: dict(DEFAULT_CLIENT_CERT_HEADER_ALIASES)
     )
-    """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): True, False or a header alias."""
+    """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): its alias, or None to not forward it."""
     http_redirect: bool = True
     """Also listen on HTTP :80, for Ingresses that redirect to HTTPS."""
     cas_endpoint: str | None = None
@@ -111,14 +122,14 @@ def listen_ports(port: int, http_redirect: bool) -> str:
     return json.dumps(ports, separators=(",", ":"))
 
 
-def forwarded_headers(headers: Mapping[str, str | bool]) -> dict[str, Any]:
-    """`xForwardedForConfig`: forward each client-certificate header that is on, with its alias."""
+def forwarded_headers(headers: Mapping[str, str | None]) -> dict[str, Any]:
+    """`xForwardedForConfig`: forward each client-certificate header that is on, always with its alias."""
     config: dict[str, Any] = {}
     for name, prefix in CLIENT_CERT_HEADER_FIELDS.items():
-        setting = headers[name]
-        config[f"{prefix}Enabled"] = setting is not False
-        if isinstance(setting, str):
-            config[f"{prefix}Alias"] = setting
+        alias = headers[name]
+        config[f"{prefix}Enabled"] = alias is not None
+        if alias is not None:
+            config[f"{prefix}Alias"] = alias
     return config
 
 
@@ -248,3 +259,10 @@ def _check(args: MutualTlsListenerArgs) -> None:
         raise ValueError("MutualTlsListener needs a region to upload certificates")
     if len(args.vswitch_ids) < 2:
         raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
+    bad = {k: v for k, v in args.client_cert_headers.items() if v is not None and not HEADER_ALIAS_PATTERN.fullmatch(v)}
+    if set(args.client_cert_headers) != set(CLIENT_CERT_HEADER_FIELDS) or bad:
+        raise ValueError(
+            "MutualTlsListener needs client_cert_headers for exactly "
+            + ", ".join(CLIENT_CERT_HEADER_FIELDS)
+            + f", each None or an alias of 1-40 characters of a-z, 0-9, '-' and '_' (got {dict(args.client_cert_headers)})"
+        )

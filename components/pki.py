@@ -4,14 +4,28 @@ pulumi-tls adds nothing on its own (see shared/reference/tls-provider.md): every
 verifier wants is asked for here. The root CA is a v3 CA (CA:TRUE, keyCertSign, cRLSign, SKI); leaf
 certificates carry CA:FALSE, one purpose (clientAuth or serverAuth), an SKI and, because the CA has
 an SKI, an AKI.
+
+A revoked client keeps its key, CSR and certificate exactly as they are: they are protected and ignore
+every input change (`protect`, `ignore_changes=["*"]`). Nothing the configuration does re-issues them,
+and pulumi-tls's renewal (once `readyForRenewal`, the provider plans a replacement) is refused by the
+engine instead of handing the client a certificate the gate does not know. `ignore_changes` alone would
+not do: it applies to inputs, and `readyForRenewal` is an output the provider's plan turns into a
+replacement (pulumi-terraform-bridge `pf/tfbridge/provider_diff.go`: ignoreChanges only rewrites the
+checked inputs; `RequiresReplace` from the plan goes through).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_tls as tls
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pulumi.output import contains_unknowns
 
 HOURS_PER_DAY = 24
 
@@ -123,6 +137,10 @@ class IssuedCertificateArgs:
     """The certificate key's algorithm and size."""
 
 
+class RevocationError(pulumi.RunError):
+    """A revoked client's certificate is not one it already holds, so the gate could not refuse it."""
+
+
 class _IssuedCertificate(pulumi.ComponentResource):
     """Key, CSR and CA-signed certificate for one end entity."""
 
@@ -132,6 +150,8 @@ class _IssuedCertificate(pulumi.ComponentResource):
     """The certificate's private key (PEM, secret)."""
     validity_end_time: pulumi.Output[str]
     """End of validity (RFC 3339)."""
+    validity_start_time: pulumi.Output[str]
+    """Start of validity (RFC 3339): when the provider issued it."""
 
     def __init__(
         self,
@@ -142,10 +162,13 @@ class _IssuedCertificate(pulumi.ComponentResource):
         common_name: str,
         dns_names: list[str] | None,
         purpose: str,
+        frozen: bool = False,
         opts: pulumi.ResourceOptions | None,
     ):
         super().__init__(f"alb-mtls:components:{type_name}", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        if frozen:  # never replaced, never renewed, never deleted by accident (see the module docstring)
+            child = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["*"])
         key = _private_key(f"{name}-key", args.key, child)
         csr = tls.CertRequest(
             f"{name}-csr",
@@ -169,11 +192,13 @@ class _IssuedCertificate(pulumi.ComponentResource):
         self.cert_pem = cert.cert_pem
         self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
         self.validity_end_time = cert.validity_end_time
+        self.validity_start_time = cert.validity_start_time
         self.register_outputs(
             {
                 "cert_pem": self.cert_pem,
                 "private_key_pem": self.private_key_pem,
                 "validity_end_time": self.validity_end_time,
+                "validity_start_time": self.validity_start_time,
             }
         )
 
@@ -184,6 +209,8 @@ class ClientCertificateArgs(IssuedCertificateArgs):
 
     client_name: str
     """The client's name: the certificate's CN."""
+    revoked: bool = False
+    """Keep key, CSR and certificate exactly as they are (protected, every change ignored): see the module."""
 
 
 class ClientCertificate(_IssuedCertificate):
@@ -197,8 +224,34 @@ class ClientCertificate(_IssuedCertificate):
             common_name=args.client_name,
             dns_names=None,
             purpose="client_auth",
+            frozen=args.revoked,
             opts=opts,
         )
+
+    def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]:
+        """The identity (`certificate_identity`) of the certificate the client already holds, for revoking it.
+
+        Refuses, with a `RevocationError` that starts with `where`, a certificate this very update issues:
+        unknown during a preview, or valid from `issued_before` (this run's start) on. That is a client the
+        stack never issued a certificate to, or one re-issued by the revoking update itself (its early-renewal
+        window reached before the protection the revocation adds is in the state). Refusing it by fingerprint
+        would leave the certificate the client holds working.
+        """
+
+        def check(values):
+            unknown = contains_unknowns(values) or any(v is None for v in values)
+            if unknown or parse_rfc3339(values[1]) >= issued_before:
+                raise RevocationError(
+                    f"{where}: the client is revoked, but this update issues its certificate "
+                    f"({'planned, not yet known' if unknown else 'valid from ' + values[1]}): either the stack never "
+                    "issued this client a certificate (nothing to revoke: drop `revoked` or the client), or its "
+                    "certificate is inside its early-renewal window and would be re-issued now, leaving the one the "
+                    "client holds unknown to the gate (see README, 'Revoking a client': replace the CA, or update "
+                    "only the gate with --target until that certificate expires)"
+                )
+            return certificate_identity(values[0])
+
+        return pulumi.Output.all(self.cert_pem, self.validity_start_time).apply(check, run_with_unknowns=True)
 
 
 @dataclass
@@ -222,3 +275,30 @@ class ServerCertificate(_IssuedCertificate):
             purpose="server_auth",
             opts=opts,
         )
+
+
+def parse_rfc3339(value: str) -> dt.datetime:
+    """An RFC 3339 time as pulumi-tls writes it (`Z` or an offset, up to nanoseconds) as an aware datetime."""
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
+    return dt.datetime.fromisoformat(value)
+
+
+def _colon_hex(digest: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def certificate_identity(cert_pem: str) -> dict[str, str]:
+    """What identifies an issued certificate, as `openssl x509 -serial -fingerprint -enddate` shows it.
+
+    `serialNumber` upper-case hex; `sha1Fingerprint` / `sha256Fingerprint` upper-case hex bytes with ':'
+    (over the DER certificate); `notAfter` RFC 3339.
+    """
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    serial = f"{cert.serial_number:X}"
+    return {
+        "serialNumber": serial.zfill(len(serial) + len(serial) % 2),
+        "sha1Fingerprint": _colon_hex(hashlib.sha1(der).digest()),
+        "sha256Fingerprint": _colon_hex(hashlib.sha256(der).digest()),
+        "notAfter": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -15,6 +15,7 @@ SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 INGRESS_CLASS = "kubernetes:networking.k8s.io/v1:IngressClass"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def one(run, type_token):
     return resource.inputs
 
 
-@pytest.mark.parametrize("type_token", [NAMESPACE, DEPLOYMENT, SERVICE, INGRESS, INGRESS_CLASS])
+@pytest.mark.parametrize("type_token", [NAMESPACE, CONFIG_MAP, DEPLOYMENT, SERVICE, INGRESS, INGRESS_CLASS])
 def test_objects_validate_against_the_kubernetes_schema_strictly(run, type_token):
     manifest = one(run, type_token)
     kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -35,7 +36,7 @@ def test_objects_validate_against_the_kubernetes_schema_strictly(run, type_token
 
 def test_strict_validation_is_not_a_rubber_stamp(run):
     manifest = json.loads(json.dumps(one(run, DEPLOYMENT)))
-    manifest["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["paht"] = "/"
+    manifest["spec"]["template"]["spec"]["containers"][1]["readinessProbe"]["httpGet"]["paht"] = "/"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
@@ -44,11 +45,12 @@ def test_deployment_is_the_seed_coffee_with_probes_and_resources(run):
     deployment = one(run, DEPLOYMENT)
     assert deployment["metadata"]["name"] == "coffee"
     assert deployment["spec"]["replicas"] == 2
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    gate, container = deployment["spec"]["template"]["spec"]["containers"]  # the gate in front of the app
+    assert gate["name"] == "gate"
     assert container["image"] == "registry.cn-hangzhou.aliyuncs.com/acs-sample/nginxdemos:latest"
-    assert container["ports"] == [{"name": "http", "containerPort": 80}]
-    assert container["readinessProbe"]["httpGet"]["port"] == "http"
-    assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    assert container["ports"] == [{"name": "app", "containerPort": 80}]
+    assert container["readinessProbe"]["httpGet"]["port"] == "app"
+    assert container["livenessProbe"]["httpGet"]["port"] == "app"
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert set(container["resources"]["limits"]) == {"cpu", "memory"}
 
@@ -63,8 +65,9 @@ def test_service_selects_the_deployments_pods(run):
     assert service["spec"]["type"] == "ClusterIP"
     (port,) = service["spec"]["ports"]
     assert port["port"] == 80
-    container_ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
-    assert port["targetPort"] in container_ports
+    gate = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert gate["name"] == "gate"
+    assert port["targetPort"] in {p["name"] for p in gate["ports"]}  # the Service sends traffic to the gate
 
 
 def test_ingress_routes_the_domain_to_the_service_through_the_listener(run):
@@ -91,7 +94,7 @@ def test_ingress_depends_on_the_listener(run):
 
 def test_namespace_is_created_and_used(run):
     assert one(run, NAMESPACE)["metadata"]["name"] == "coffee"
-    for type_token in (DEPLOYMENT, SERVICE, INGRESS):
+    for type_token in (CONFIG_MAP, DEPLOYMENT, SERVICE, INGRESS):
         assert one(run, type_token)["metadata"]["namespace"] == "coffee"
         (resource,) = run.of_type(type_token)
         assert run.depends_on(resource, run.of_type(NAMESPACE)[0])

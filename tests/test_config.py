@@ -205,7 +205,12 @@ def test_defaults_apply_when_objects_are_omitted():
     assert parsed.clients[0].validity_days == 365 and parsed.clients[0].early_renewal_days == 30
     assert parsed.clients[0].key.rsa_bits == 2048
     assert parsed.listener.port == 443 and parsed.listener.security_policy_id == "tls_cipher_policy_1_2_strict"
-    assert parsed.listener.client_cert_headers == dict.fromkeys(stack_config.CLIENT_CERT_HEADERS, True)
+    assert parsed.listener.client_cert_headers == {  # ALB's documented names, lower-cased, as explicit aliases
+        "subjectDn": "x-forwarded-clientcert-subjectdn",
+        "issuerDn": "x-forwarded-clientcert-issuerdn",
+        "fingerprint": "x-forwarded-clientcert-fingerprint",
+        "clientVerify": "x-forwarded-clientcert-clientverify",
+    }
     assert parsed.listener.http_redirect is True
     assert parsed.app.image == stack_config.SEED_IMAGE and parsed.app.replicas == 2 and parsed.app.port == 80
     assert parsed.namespace == "default" and parsed.address_type == "Internet" and parsed.edition == "Standard"

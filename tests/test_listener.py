@@ -62,11 +62,15 @@ def test_albconfig_spec_is_exactly_right(run):
                     "caCertificates": [{"CertificateId": registration.id}],
                     "certificates": [{"CertificateId": f"{server.id}-cn-hangzhou", "IsDefault": True}],
                     "securityPolicyId": "tls_cipher_policy_1_2_strict",
-                    "xForwardedForConfig": {
+                    "xForwardedForConfig": {  # an explicit alias each: ALB sends a header only when it has one
                         "XForwardedForClientCertSubjectDNEnabled": True,
+                        "XForwardedForClientCertSubjectDNAlias": "x-forwarded-clientcert-subjectdn",
                         "XForwardedForClientCertIssuerDNEnabled": True,
+                        "XForwardedForClientCertIssuerDNAlias": "x-forwarded-clientcert-issuerdn",
                         "XForwardedForClientCertFingerprintEnabled": True,
+                        "XForwardedForClientCertFingerprintAlias": "x-forwarded-clientcert-fingerprint",
                         "XForwardedForClientCertClientVerifyEnabled": True,
+                        "XForwardedForClientCertClientVerifyAlias": "x-forwarded-clientcert-clientverify",
                     },
                 },
             ],
@@ -82,6 +86,7 @@ def test_albconfig_spec_is_exactly_right(run):
         (("spec", "listeners", 1, "caEnabeld"), True),  # typo
         (("spec", "config", "zoneMappings"), [{"vSwitchId": "vsw-a"}]),  # one zone
         (("spec", "listeners", 1, "xForwardedForConfig", "XForwardedForClientCertSubjectDNAlias"), "not a header!"),
+        (("spec", "listeners", 1, "xForwardedForConfig", "XForwardedForClientCertSubjectDNAlias"), "X-Client-DN"),
     ],
 )
 def test_schema_rejects_what_the_controller_would_ignore_or_refuse(run, path, bad):
@@ -163,7 +168,7 @@ def test_existing_certificate_ids_skip_both_uploads():
 
 def test_headers_can_be_turned_off_and_renamed_and_http_listener_dropped():
     listener = {
-        "forwardClientCertHeaders": {"subjectDn": "X-Client-DN", "fingerprint": False},
+        "forwardClientCertHeaders": {"subjectDn": "x-client-dn", "fingerprint": False},
         "httpRedirect": False,
         "port": 8443,
         "securityPolicyId": "tls_cipher_policy_1_2_strict_with_1_3",
@@ -176,10 +181,12 @@ def test_headers_can_be_turned_off_and_renamed_and_http_listener_dropped():
     assert https["port"] == 8443 and https["securityPolicyId"] == "tls_cipher_policy_1_2_strict_with_1_3"
     assert https["xForwardedForConfig"] == {
         "XForwardedForClientCertSubjectDNEnabled": True,
-        "XForwardedForClientCertSubjectDNAlias": "X-Client-DN",
+        "XForwardedForClientCertSubjectDNAlias": "x-client-dn",
         "XForwardedForClientCertIssuerDNEnabled": True,
+        "XForwardedForClientCertIssuerDNAlias": "x-forwarded-clientcert-issuerdn",
         "XForwardedForClientCertFingerprintEnabled": False,
         "XForwardedForClientCertClientVerifyEnabled": True,
+        "XForwardedForClientCertClientVerifyAlias": "x-forwarded-clientcert-clientverify",
     }
     assert resource.inputs["spec"]["config"]["addressType"] == "Intranet"
     assert resource.inputs["spec"]["config"]["edition"] == "StandardWithWaf"
