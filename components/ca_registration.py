@@ -49,6 +49,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pulumi
 import pulumi.dynamic
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 
@@ -71,6 +72,12 @@ T = TypeVar("T")
 
 RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
 """Error codes that mean "try again later", besides every `Throttling` / `Throttling.*` code."""
+
+
+def _unknown(value: Any) -> bool:
+    """Whether a dynamic-provider input is not known yet (in a preview). The provider process receives
+    `pulumi.output.Unknown` objects; the wire protocol's sentinel string is accepted too."""
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 class CasApiError(Exception):
@@ -196,14 +203,14 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
         failures = [
             pulumi.dynamic.CheckFailure(prop, reason)
             for prop in self.INPUTS
-            if inputs.get(prop) != UNKNOWN
+            if not _unknown(inputs.get(prop))
             for reason in self._problems(prop, inputs.get(prop))
         ]
         return pulumi.dynamic.CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         news = {**self.DEFAULTS, **news}
-        changed = [k for k in self.INPUTS if news.get(k) == UNKNOWN or olds.get(k) != news.get(k)]
+        changed = [k for k in self.INPUTS if _unknown(news.get(k)) or olds.get(k) != news.get(k)]
         replaces = [k for k in changed if k in self.REPLACE_ON]
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 

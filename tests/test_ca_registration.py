@@ -509,6 +509,7 @@ def test_diff_without_changes(provider, olds):
     [
         {"certificate_pem": "new-pem"},
         {"certificate_pem": UNKNOWN},
+        {"certificate_pem": pulumi.output.Unknown()},
         {"name": "renamed"},
         {"warehouse_name": "other"},
         {"region": "ap-southeast-1"},
@@ -557,8 +558,13 @@ def test_check_accepts_a_ca_certificate_and_fills_in_defaults(provider, ca_pem):
     assert result.inputs["protocol"] == "https"
 
 
-def test_check_leaves_values_unknown_at_preview_alone(provider):
-    result = provider.check({}, _check_inputs(UNKNOWN))
+@pytest.mark.parametrize(
+    "unknown",
+    [UNKNOWN, pulumi.output.Unknown()],
+    ids=["wire-sentinel", "Unknown-object (what the provider process gets: seen under the real engine)"],
+)
+def test_check_leaves_values_unknown_at_preview_alone(provider, unknown):
+    result = provider.check({}, _check_inputs(unknown))
 
     assert result.failures == []
 
