@@ -27,7 +27,7 @@ from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.server import main
 
 from components.ca_registration import split_endpoint
-from tests.engine.plugin import UNKNOWN, has_unknowns, plain, wrap
+from tests.engine.plugin import UNKNOWN, has_unknowns, plain, resource_type, wrap
 
 SERVICE_CERTIFICATE = "alicloud:cas/serviceCertificate:ServiceCertificate"
 REPLACE_ON = ("cert", "key", "encryptCert", "encryptPrivateKey", "signCert", "signPrivateKey", "name", "lang")
@@ -69,7 +69,7 @@ class AlicloudPlugin(p.Provider):
         return Client(config)
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
-        self._only(request.type)
+        self._only(resource_type(request.urn))
         inputs, secret = plain(request.new_inputs)
         failures = []
         if inputs.get("cert") is None:
@@ -90,7 +90,7 @@ class AlicloudPlugin(p.Provider):
     async def create(self, request: p.CreateRequest) -> p.CreateResponse:
         from alibabacloud_cas20200407 import models
 
-        self._only(request.type)
+        self._only(resource_type(request.urn))
         inputs, _ = plain(request.properties)
         if request.preview or has_unknowns(inputs):
             return p.CreateResponse(properties=wrap(inputs, SECRET))

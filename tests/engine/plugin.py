@@ -22,6 +22,12 @@ NOW_VARIABLE = "ALB_MTLS_FAKE_NOW"
 """An RFC 3339 time the plugins take as "now" (to test renewal windows); unset: the real clock."""
 
 
+def resource_type(urn: str) -> str:
+    """The resource's own type token. (The SDK's `request.type` keeps the parents' types in front,
+    `parent$child`, for a resource inside a component.)"""
+    return urn.split("::")[-2].rsplit("$", 1)[-1]
+
+
 def now() -> dt.datetime:
     value = os.environ.get(NOW_VARIABLE)
     if not value:

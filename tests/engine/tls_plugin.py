@@ -17,7 +17,7 @@ from importlib.metadata import version
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.server import main
 
-from tests.engine.plugin import has_unknowns, now, plain, wrap
+from tests.engine.plugin import has_unknowns, now, plain, resource_type, wrap
 from tests.fakes.tls_provider import SECRET_OUTPUTS, FakeTlsProvider
 
 
@@ -27,13 +27,15 @@ class TlsPlugin(p.Provider):
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
         inputs, secret = plain(request.new_inputs)
-        return p.CheckResponse(inputs=wrap(self.tls.check(request.type, inputs), secret))
+        return p.CheckResponse(inputs=wrap(self.tls.check(resource_type(request.urn), inputs), secret))
 
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
         state, _ = plain(request.old_state)
         news, _ = plain(request.new_inputs)
         unknown = [k for k, v in news.items() if has_unknowns(v)]
-        changed, replaces = self.tls.diff(request.type, state, {k: v for k, v in news.items() if k not in unknown})
+        changed, replaces = self.tls.diff(
+            resource_type(request.urn), state, {k: v for k, v in news.items() if k not in unknown}
+        )
         changed += unknown
         replaces += [k for k in unknown if k != "earlyRenewalHours"]
         return p.DiffResponse(
@@ -48,22 +50,28 @@ class TlsPlugin(p.Provider):
         if request.preview or has_unknowns(inputs):
             # What is generated stays unset in a preview, which the engine shows as "known after apply".
             return p.CreateResponse(properties=wrap(inputs, secret))
-        outputs = self.tls.create(request.type, inputs)  # a ProviderError fails the create, as the provider's would
-        return p.CreateResponse(resource_id=self._new_id(), properties=self._outputs(request.type, outputs, secret))
+        outputs = self.tls.create(
+            resource_type(request.urn), inputs
+        )  # a ProviderError fails the create, as the provider's would
+        return p.CreateResponse(
+            resource_id=self._new_id(), properties=self._outputs(resource_type(request.urn), outputs, secret)
+        )
 
     async def read(self, request: p.ReadRequest) -> p.ReadResponse:
         state, secret = plain(request.properties)
         return p.ReadResponse(
             resource_id=request.resource_id,
-            properties=self._outputs(request.type, self.tls.read(request.type, state), secret),
+            properties=self._outputs(
+                resource_type(request.urn), self.tls.read(resource_type(request.urn), state), secret
+            ),
             inputs=request.inputs,
         )
 
     async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
         state, secret = plain(request.olds)
         news, new_secret = plain(request.news)
-        outputs = self.tls.update(request.type, state, news)
-        return p.UpdateResponse(properties=self._outputs(request.type, outputs, secret | new_secret))
+        outputs = self.tls.update(resource_type(request.urn), state, news)
+        return p.UpdateResponse(properties=self._outputs(resource_type(request.urn), outputs, secret | new_secret))
 
     async def delete(self, request: p.DeleteRequest) -> None:
         return None  # nothing exists outside the state, as with the real provider
