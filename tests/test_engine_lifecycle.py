@@ -100,7 +100,7 @@ def operations(ws: EngineWorkspace, *args: str, env: dict[str, str] | None = Non
 
 
 def by_name(ws: EngineWorkspace) -> dict[str, dict]:
-    return {r["urn"].rsplit("::", 1)[1]: r for r in ws.resources()}
+    return {r["urn"].rsplit("::", 1)[1]: r for r in ws.resources(show_secrets=True)}
 
 
 def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path):

@@ -127,9 +127,11 @@ class EngineWorkspace:
         assert len(found) == 1, f"expected one state file for {self.stack}, found {found}"
         return json.loads(found[0].read_text())
 
-    def resources(self) -> list[dict]:
-        """The resources of the checkpoint, as `pulumi stack export` shows them."""
-        deployment = json.loads(self.pulumi("stack", "export").stdout)["deployment"]
+    def resources(self, show_secrets: bool = False) -> list[dict]:
+        """The resources of the checkpoint, as `pulumi stack export` shows them (secrets decrypted on
+        request: their ciphertext changes with every save)."""
+        args = ("stack", "export", "--show-secrets") if show_secrets else ("stack", "export")
+        deployment = json.loads(self.pulumi(*args).stdout)["deployment"]
         return deployment.get("resources") or []
 
     def changes(self, preview_json: str) -> dict[str, str]:
