@@ -99,8 +99,13 @@ def operations(ws: EngineWorkspace, *args: str, env: dict[str, str] | None = Non
     return ws.changes(ws.pulumi("preview", "--json", *args, env=env).stdout)
 
 
-def by_name(ws: EngineWorkspace) -> dict[str, dict]:
-    return {r["urn"].rsplit("::", 1)[1]: r for r in ws.resources(show_secrets=True)}
+def managed(ws: EngineWorkspace) -> dict[str, dict]:
+    """URN -> state of every resource but the stack and the providers (which carry the stack's config)."""
+    return {
+        r["urn"]: r
+        for r in ws.resources(show_secrets=True)
+        if r["type"] != "pulumi:pulumi:Stack" and not r["type"].startswith("pulumi:providers:")
+    }
 
 
 def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path):
@@ -129,7 +134,7 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     )
 
     manifests = rendered(render)
-    for name, manifest in manifests.items():
+    for manifest in manifests.values():
         if manifest["kind"] == "AlbConfig":
             jsonschema.validate(manifest, SCHEMA)
         else:
@@ -178,17 +183,17 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     ws.pulumi("up", "--yes", "--expect-no-changes")
 
     # -- adding a client changes only that client's resources ---------------------------------------
-    before = by_name(ws)
+    before = managed(ws)
     ws.pulumi("config", "set", "--path", "clients[2]", "carol")
     changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
     carol = {"client-carol", "client-carol-key", "client-carol-csr", "client-carol-cert"}
     assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
     assert set(changed.values()) == {"create"}, changed
     ws.pulumi("up", "--yes")
-    after = by_name(ws)
-    for name, resource in before.items():
-        if resource["type"] != "pulumi:pulumi:Stack":
-            assert after[name].get("outputs") == resource.get("outputs"), f"{name} changed when carol was added"
+    after = managed(ws)
+    assert {urn.rsplit("::", 1)[1] for urn in set(after) - set(before)} == carol
+    for urn, resource in before.items():
+        assert after[urn].get("outputs") == resource.get("outputs"), f"{urn} changed when carol was added"
 
     # -- removing one deletes only its resources ----------------------------------------------------
     ws.pulumi("config", "rm", "--path", "clients[2]")
