@@ -24,10 +24,11 @@ from components.pki import (
 started = dt.datetime.now(dt.UTC).replace(microsecond=0)
 config = stack_config.load()
 
-# Render mode (GitOps): every Kubernetes object is written as YAML into renderDirectory, not applied.
+# Render mode (GitOps): every Kubernetes object is written as YAML into renderDirectory, not applied. No cluster
+# is used: kubeconfig is set empty, or the SDK would take $KUBECONFIG, which the provider refuses with rendering.
 kubernetes = (
     pulumi.ResourceOptions(
-        providers=[k8s.Provider("render", render_yaml_to_directory=config.render_directory)],
+        providers=[k8s.Provider("render", render_yaml_to_directory=config.render_directory, kubeconfig="")],
     )
     if config.render_directory
     else None
