@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, EngineWorkspace  # noqa: E402
-from tests.fake_cas import FakeCas  # noqa: E402
+from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, EngineWorkspace
+from tests.fake_cas import FakeCas
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
