@@ -28,16 +28,7 @@ config = stack_config.load()
 # is used: kubeconfig is set empty, or the SDK would take $KUBECONFIG, which the provider refuses with rendering.
 kubernetes = (
     pulumi.ResourceOptions(
-        providers=[
-            k8s.Provider(
-                "render",
-                render_yaml_to_directory=config.render_directory,
-                kubeconfig="",
-                # Refresh (and the scheduled `up --refresh` renewal) keeps the rendered objects' state as it
-                # is: without a cluster the provider's read fails ("cluster is unreachable") in render mode.
-                skip_update_unreachable=True,
-            )
-        ],
+        providers=[k8s.Provider("render", render_yaml_to_directory=config.render_directory, kubeconfig="")],
     )
     if config.render_directory
     else None
