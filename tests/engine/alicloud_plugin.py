@@ -33,6 +33,8 @@ SERVICE_CERTIFICATE = "alicloud:cas/serviceCertificate:ServiceCertificate"
 REPLACE_ON = ("cert", "key", "encryptCert", "encryptPrivateKey", "signCert", "signPrivateKey", "name", "lang")
 UPDATED_IN_PLACE = ("certificateName", "tags", "resourceGroupId")
 SECRET = ("key", "encryptPrivateKey", "signPrivateKey", "keyWo")
+OPTIONAL_COMPUTED = ("name", "certificateName", "resourceGroupId")
+"""Set by the provider when left unset (read fills them in): leaving them unset is no change."""
 
 
 class UnsupportedByDouble(Exception):
@@ -79,7 +81,12 @@ class AlicloudPlugin(p.Provider):
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
         olds, _ = plain(request.old_state)
         news, _ = plain(request.new_inputs)
-        changed = [k for k in (*REPLACE_ON, *UPDATED_IN_PLACE) if news.get(k) is UNKNOWN or olds.get(k) != news.get(k)]
+        changed = [
+            k
+            for k in (*REPLACE_ON, *UPDATED_IN_PLACE)
+            if news.get(k) == UNKNOWN
+            or (olds.get(k) != news.get(k) and not (k in OPTIONAL_COMPUTED and news.get(k) is None))
+        ]
         return p.DiffResponse(
             changes=bool(changed),
             replaces=[k for k in changed if k in REPLACE_ON],

@@ -51,7 +51,7 @@ def _plain(value: PropertyValue) -> Any:
 
 
 def has_unknowns(value: Any) -> bool:
-    if value is UNKNOWN:
+    if isinstance(value, str) and value == UNKNOWN:
         return True
     if isinstance(value, dict):
         return any(has_unknowns(v) for v in value.values())
