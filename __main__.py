@@ -50,6 +50,7 @@ clients = {
             key=client.key,
             client_name=client.name,
             revoked=client.revoked,
+            csr_pem=client.csr_pem,
         ),
     )
     for client in config.clients
@@ -132,7 +133,10 @@ app = WebApp(
 url = endpoint(config.domain, config.listener.port)
 pulumi.export("caCertificatePem", ca.cert_pem)
 pulumi.export("clientCertificates", {name: c.cert_pem for name, c in active.items()})
-pulumi.export("clientPrivateKeys", pulumi.Output.secret({name: c.private_key_pem for name, c in active.items()}))
+pulumi.export(  # clients that brought their own CSR have no key here
+    "clientPrivateKeys",
+    pulumi.Output.secret({name: c.private_key_pem for name, c in active.items() if c.private_key_pem is not None}),
+)
 pulumi.export("clientCertificateExpiry", {name: c.validity_end_time for name, c in active.items()})
 pulumi.export("revokedClients", revoked)
 if server is not None:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.listener import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
 from components.pki import KeySpec, Subject
@@ -197,8 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
         "clients",
         "list",
         _REQUIRED,
-        "client names (DNS labels), or objects `{name, validityDays, revoked}`; one certificate each; "
-        "`revoked: true` keeps the certificate but the gate refuses it",
+        "client names (DNS labels), or objects `{name, validityDays, revoked, csr}`; one certificate each; "
+        "`revoked: true` keeps the certificate but the gate refuses it; `csr` (PEM) signs the client's own "
+        "certificate request instead of generating a key",
     ),
     Setting(
         "caCertificateId",
@@ -309,7 +313,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gate.port", "integer", 8080, "port the gate listens on (the Service's target port)", _whole(1024, 65535)),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
-CLIENT_FIELDS = ("name", "validityDays", "revoked")
+CLIENT_FIELDS = ("name", "validityDays", "revoked", "csr")
 OBJECT_KEYS = tuple(s.key for s in SETTINGS if s.type == "object")
 TOP_LEVEL_KEYS = tuple(s.key for s in SETTINGS if "." not in s.key)
 
@@ -327,6 +331,9 @@ class ClientSettings:
     key: KeySpec
     revoked: bool = False
     """The certificate is kept (never re-issued while revoked) and the gate refuses it."""
+    csr_pem: str | None = None
+    """The client's own certificate request (PEM), checked: signed instead of generating a key. `key` then
+    describes the request's key."""
     config_key: str = f"{NAMESPACE}:clients"
     """Where the client is configured (`alb-mtls:clients[1]`), for messages."""
 
@@ -450,16 +457,16 @@ def _vswitches(raw: Any) -> tuple[str, ...]:
 
 def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...]:
     label = _label("clients")
-    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays, revoked}"
+    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays, revoked, csr}"
     if raw is None:
         raise ConfigError(f"{label} is required: {accepted}. Set it with `pulumi config set --path 'clients[0]' alice`")
     if not isinstance(raw, list) or not raw:
         raise _reject(label, raw, accepted)
-    key = _key_spec(defaults)
     clients: list[ClientSettings] = []
     for i, entry in enumerate(raw):
         item = f"{label}[{i}]"
-        revoked = False
+        key = _key_spec(defaults)
+        revoked, csr_pem = False, None
         if isinstance(entry, dict):
             unknown = sorted(set(entry) - set(CLIENT_FIELDS))
             if unknown or "name" not in entry:
@@ -476,6 +483,9 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
         )
         if any(c.name == name for c in clients):
             raise _reject(item, name, "unique client names (this one is listed twice)")
+        if isinstance(entry, dict) and entry.get("csr") is not None:
+            csr_pem = entry["csr"]
+            key = check_csr(f"{item}.csr", name, csr_pem)
         if defaults["earlyRenewalDays"] >= validity:
             raise ConfigError(
                 f"{_label('clientDefaults.earlyRenewalDays')}: {defaults['earlyRenewalDays']} is not accepted; "
@@ -488,10 +498,80 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
                 early_renewal_days=defaults["earlyRenewalDays"],
                 key=key,
                 revoked=revoked,
+                csr_pem=csr_pem,
                 config_key=item,
             )
         )
     return tuple(clients)
+
+
+_CSR_CURVES = {"secp256r1": "P256", "secp384r1": "P384"}
+
+
+def check_csr(label: str, client: str, pem: Any) -> KeySpec:
+    """Check a client's own certificate request before anything is signed; return its key's description.
+
+    pulumi-tls's LocallySignedCert copies the request's subject and DNS/IP/URI names into the certificate and
+    drops every other requested extension, so a request is refused when what it asks for could not be what
+    the client gets: no CA, no serverAuth, no alternative names, CN = the client's name.
+    """
+
+    def refuse(problem: str, accepted: str) -> ConfigError:
+        return ConfigError(
+            f"{label}: the certificate request of client {client!r} is not accepted: {problem}; expected {accepted}"
+        )
+
+    if not isinstance(pem, str) or "-----BEGIN CERTIFICATE REQUEST-----" not in pem:
+        shown = pem.strip().splitlines()[0] if isinstance(pem, str) and pem.strip() else json.dumps(pem)
+        raise refuse(
+            f"it is not a PEM certificate request (it begins {shown[:64]!r})",
+            "the PEM `-----BEGIN CERTIFICATE REQUEST-----` block `openssl req -new` writes",
+        )
+    try:
+        csr = x509.load_pem_x509_csr(pem.encode())
+    except ValueError as error:
+        raise refuse(f"it cannot be read ({error})", "an unaltered PEM certificate request") from None
+    if not csr.is_signature_valid:
+        raise refuse(
+            "its signature does not verify (the request was altered after it was signed)",
+            "the request exactly as `openssl req -new` wrote it",
+        )
+    public_key = csr.public_key()
+    strength = "an RSA key of 2048 to 8192 bits or an ECDSA key on P-256 or P-384 (ALB takes RSA and ECC)"
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if not 2048 <= public_key.key_size <= 8192:
+            raise refuse(f"its key is RSA {public_key.key_size} bits", strength)
+        key = KeySpec(algorithm="RSA", rsa_bits=public_key.key_size)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        if public_key.curve.name not in _CSR_CURVES:
+            raise refuse(f"its key is ECDSA on {public_key.curve.name}", strength)
+        key = KeySpec(algorithm="ECDSA", ecdsa_curve=_CSR_CURVES[public_key.curve.name])
+    else:
+        raise refuse(f"its key is {type(public_key).__name__.removeprefix('_')}", strength)
+    names = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [client]:
+        raise refuse(
+            f"its subject CN is {', '.join(map(repr, names)) or 'missing'}",
+            f"CN={client}: the certificate takes the request's subject, and the client's CN is its name",
+        )
+    extensions = {extension.oid: extension.value for extension in csr.extensions}
+    basic = extensions.get(x509.BasicConstraints.oid)
+    usage = extensions.get(x509.KeyUsage.oid)
+    if (basic is not None and basic.ca) or (usage is not None and (usage.key_cert_sign or usage.crl_sign)):
+        raise refuse("it asks for a CA certificate", "a request for a client certificate (CA:FALSE, no keyCertSign)")
+    purposes = extensions.get(x509.ExtendedKeyUsage.oid) or []
+    if ExtendedKeyUsageOID.SERVER_AUTH in purposes or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in purposes:
+        raise refuse(
+            "it asks for serverAuth", "a request for clientAuth only (or no extendedKeyUsage: the stack sets it)"
+        )
+    alternative = extensions.get(x509.SubjectAlternativeName.oid)
+    copied = (x509.DNSName, x509.IPAddress, x509.UniformResourceIdentifier)
+    if alternative is not None and any(isinstance(name, copied) for name in alternative):
+        raise refuse(
+            "it asks for subject alternative names, which would be copied into the certificate",
+            "no DNS, IP or URI names: a client certificate here is identified by its CN",
+        )
+    return key
 
 
 def _client_cert_headers(raw: Any) -> dict[str, str | None]:

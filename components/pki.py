@@ -142,12 +142,12 @@ class RevocationError(pulumi.RunError):
 
 
 class _IssuedCertificate(pulumi.ComponentResource):
-    """Key, CSR and CA-signed certificate for one end entity."""
+    """Key, CSR and CA-signed certificate for one end entity; or, given the end entity's own CSR, the certificate."""
 
     cert_pem: pulumi.Output[str]
     """The certificate (PEM)."""
-    private_key_pem: pulumi.Output[str]
-    """The certificate's private key (PEM, secret)."""
+    private_key_pem: pulumi.Output[str] | None
+    """The certificate's private key (PEM, secret); None when the end entity brought its own CSR (its key)."""
     validity_end_time: pulumi.Output[str]
     """End of validity (RFC 3339)."""
     validity_start_time: pulumi.Output[str]
@@ -163,23 +163,29 @@ class _IssuedCertificate(pulumi.ComponentResource):
         dns_names: list[str] | None,
         purpose: str,
         frozen: bool = False,
+        csr_pem: str | None = None,
         opts: pulumi.ResourceOptions | None,
     ):
         super().__init__(f"alb-mtls:components:{type_name}", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if frozen:  # never replaced, never renewed, never deleted by accident (see the module docstring)
             child = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["*"])
-        key = _private_key(f"{name}-key", args.key, child)
-        csr = tls.CertRequest(
-            f"{name}-csr",
-            private_key_pem=key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=common_name),
-            dns_names=dns_names,
-            opts=child,
-        )
+        if csr_pem is None:
+            key = _private_key(f"{name}-key", args.key, child)
+            request = tls.CertRequest(
+                f"{name}-csr",
+                private_key_pem=key.private_key_pem,
+                subject=tls.CertRequestSubjectArgs(common_name=common_name),
+                dns_names=dns_names,
+                opts=child,
+            ).cert_request_pem
+            self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
+        else:  # the end entity's own request: no key here, ever; renewal signs the same request again
+            request = pulumi.Output.from_input(csr_pem)
+            self.private_key_pem = None
         cert = tls.LocallySignedCert(
             f"{name}-cert",
-            cert_request_pem=csr.cert_request_pem,
+            cert_request_pem=request,
             ca_cert_pem=args.ca_cert_pem,
             ca_private_key_pem=args.ca_private_key_pem,
             is_ca_certificate=False,
@@ -190,7 +196,6 @@ class _IssuedCertificate(pulumi.ComponentResource):
             opts=child,
         )
         self.cert_pem = cert.cert_pem
-        self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
         self.validity_end_time = cert.validity_end_time
         self.validity_start_time = cert.validity_start_time
         self.register_outputs(
@@ -211,6 +216,9 @@ class ClientCertificateArgs(IssuedCertificateArgs):
     """The client's name: the certificate's CN."""
     revoked: bool = False
     """Keep key, CSR and certificate exactly as they are (protected, every change ignored): see the module."""
+    csr_pem: str | None = None
+    """The client's own certificate request (PEM, already checked: CN = `client_name`, key described by `key`):
+    signed as it is, so no key is generated and the stack never holds the client's private key."""
 
 
 class ClientCertificate(_IssuedCertificate):
@@ -225,6 +233,7 @@ class ClientCertificate(_IssuedCertificate):
             dns_names=None,
             purpose="client_auth",
             frozen=args.revoked,
+            csr_pem=args.csr_pem,
             opts=opts,
         )
 
