@@ -6,20 +6,18 @@ server certificate + key → `alicloud.cas.ServiceCertificate` ─────�
 Either registration is skipped when an existing certificate id is given.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
 from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs, split_endpoint
+from components.pki import component_options
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
 ALB_API_GROUP = "alibabacloud.com"
@@ -43,8 +41,7 @@ DEFAULT_CLIENT_CERT_HEADER_ALIASES = {
 HEADER_ALIAS_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
-@dataclass
-class MutualTlsListenerArgs:
+class MutualTlsListenerArgs(TypedDict):
     """Inputs of `MutualTlsListener`."""
 
     alb_config_name: str
@@ -53,35 +50,56 @@ class MutualTlsListenerArgs:
     """Name of the IngressClass that binds Ingresses to the AlbConfig."""
     vswitch_ids: list[str]
     """vSwitches in at least two zones: one zone mapping each."""
-    address_type: str = "Internet"
-    """`Internet` or `Intranet`."""
-    edition: str = "Standard"
-    """`Standard` or `StandardWithWaf` (mutual TLS needs one of them)."""
-    region: str | None = None
+    address_type: NotRequired[str]
+    """`Internet` (default) or `Intranet`."""
+    edition: NotRequired[str]
+    """`Standard` (default) or `StandardWithWaf` (mutual TLS needs one of them)."""
+    region: NotRequired[str | None]
     """The ALB's Alibaba Cloud region; required when a certificate is uploaded (see `cas_region`)."""
-    ca_certificate_pem: pulumi.Input[str] | None = None
+    ca_certificate_pem: NotRequired[pulumi.Input[str] | None]
     """The CA certificate that signs client certificates (uploaded), or …"""
-    ca_certificate_id: pulumi.Input[str] | None = None
+    ca_certificate_id: NotRequired[pulumi.Input[str] | None]
     """… the id of a CA certificate already in Certificate Management Service."""
-    server_certificate_pem: pulumi.Input[str] | None = None
+    server_certificate_pem: NotRequired[pulumi.Input[str] | None]
     """The listener's certificate (uploaded with `server_private_key_pem`), or …"""
-    server_private_key_pem: pulumi.Input[str] | None = None
+    server_private_key_pem: NotRequired[pulumi.Input[str] | None]
     """… its private key (secret), or …"""
-    server_certificate_id: pulumi.Input[str] | None = None
+    server_certificate_id: NotRequired[pulumi.Input[str] | None]
     """… the id (`<id>-<region>`) of a server certificate already in Certificate Management Service."""
-    port: int = 443
-    """HTTPS listener port."""
-    security_policy_id: str = "tls_cipher_policy_1_2_strict"
-    """TLS security policy of the HTTPS listener."""
-    client_cert_headers: Mapping[str, str | None] = field(
-        default_factory=lambda: dict(DEFAULT_CLIENT_CERT_HEADER_ALIASES)
-    )
-    """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): its alias, or None to not forward it."""
-    http_redirect: bool = True
-    """Also listen on HTTP :80, for Ingresses that redirect to HTTPS."""
-    cas_endpoint: str | None = None
+    port: NotRequired[int]
+    """HTTPS listener port (default 443)."""
+    security_policy_id: NotRequired[str]
+    """TLS security policy of the HTTPS listener (default `tls_cipher_policy_1_2_strict`)."""
+    client_cert_headers: NotRequired[dict[str, str | None]]
+    """Per header (`subjectDn`, `issuerDn`, `fingerprint`, `clientVerify`): its alias, or null to not forward it
+    (default: every header, aliased `x-forwarded-clientcert-<header in lower case>`)."""
+    http_redirect: NotRequired[bool]
+    """Also listen on HTTP :80, for Ingresses that redirect to HTTPS (default true)."""
+    cas_endpoint: NotRequired[str | None]
     """Certificate Management endpoint for the CA registration (the `cas` entry of `alicloud:endpoints`,
-    which the alicloud provider uses for the server certificate); None: the region's public endpoint."""
+    which the alicloud provider uses for the server certificate); unset: the region's public endpoint."""
+
+
+DEFAULTS: MutualTlsListenerArgs = {
+    "alb_config_name": "",
+    "ingress_class_name": "",
+    "vswitch_ids": [],
+    "address_type": "Internet",
+    "edition": "Standard",
+    "port": 443,
+    "security_policy_id": "tls_cipher_policy_1_2_strict",
+    "http_redirect": True,
+}
+"""The values of the optional inputs that have a default (the rest default to None)."""
+
+
+def _resolved(args: MutualTlsListenerArgs) -> dict[str, Any]:
+    """`args` with every input present: defaults filled in, a copy of the default client-certificate headers."""
+    optional = MutualTlsListenerArgs.__optional_keys__
+    values = {key: DEFAULTS.get(key) for key in optional} | {
+        "client_cert_headers": dict(DEFAULT_CLIENT_CERT_HEADER_ALIASES)
+    }
+    return values | {k: v for k, v in args.items() if k not in optional or v is not None}
 
 
 class AlbConfig(pulumi.CustomResource):
@@ -152,20 +170,22 @@ class MutualTlsListener(pulumi.ComponentResource):
     """The ALB's DNS name from the AlbConfig status, once the controller has written it (else None)."""
 
     def __init__(self, name: str, args: MutualTlsListenerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("alb-mtls:components:MutualTlsListener", name, None, opts)
+        type_name, opts = component_options("MutualTlsListener", opts)
+        super().__init__(type_name, name, None, opts)
+        args = _resolved(args)
         _check(args)
         child = pulumi.ResourceOptions(parent=self)
 
-        if args.ca_certificate_id is not None:
-            ca_certificate_id = pulumi.Output.from_input(args.ca_certificate_id)
+        if args["ca_certificate_id"] is not None:
+            ca_certificate_id = pulumi.Output.from_input(args["ca_certificate_id"])
         else:
-            endpoint, protocol = split_endpoint(args.cas_endpoint)
+            endpoint, protocol = split_endpoint(args["cas_endpoint"])
             registration = CaCertificateRegistration(
                 f"{name}-ca",
                 CaCertificateRegistrationArgs(
-                    certificate_pem=args.ca_certificate_pem,
-                    name=f"{args.alb_config_name}-client-ca",
-                    region=cas_region(args.region),
+                    certificate_pem=args["ca_certificate_pem"],
+                    name=f"{args['alb_config_name']}-client-ca",
+                    region=cas_region(args["region"]),
                     endpoint=endpoint,
                     protocol=protocol,
                 ),
@@ -173,46 +193,46 @@ class MutualTlsListener(pulumi.ComponentResource):
             )
             ca_certificate_id = registration.identifier
 
-        if args.server_certificate_id is not None:
-            server_certificate_id = pulumi.Output.from_input(args.server_certificate_id)
+        if args["server_certificate_id"] is not None:
+            server_certificate_id = pulumi.Output.from_input(args["server_certificate_id"])
         else:
             server = alicloud.cas.ServiceCertificate(
                 f"{name}-server-cert",
-                certificate_name=f"{args.alb_config_name}-server",
-                cert=args.server_certificate_pem,
-                key=pulumi.Output.secret(args.server_private_key_pem),
+                certificate_name=f"{args['alb_config_name']}-server",
+                cert=args["server_certificate_pem"],
+                key=pulumi.Output.secret(args["server_private_key_pem"]),
                 opts=child,
             )
-            server_certificate_id = pulumi.Output.concat(server.id, "-", cas_region(args.region))
+            server_certificate_id = pulumi.Output.concat(server.id, "-", cas_region(args["region"]))
 
         https = {
-            "port": args.port,
+            "port": args["port"],
             "protocol": "HTTPS",
             "caEnabled": True,
             "caCertificates": [{"CertificateId": ca_certificate_id}],
             "certificates": [{"CertificateId": server_certificate_id, "IsDefault": True}],
-            "securityPolicyId": args.security_policy_id,
-            "xForwardedForConfig": forwarded_headers(args.client_cert_headers),
+            "securityPolicyId": args["security_policy_id"],
+            "xForwardedForConfig": forwarded_headers(args["client_cert_headers"]),
         }
-        listeners = ([{"port": 80, "protocol": "HTTP"}] if args.http_redirect else []) + [https]
+        listeners = ([{"port": 80, "protocol": "HTTP"}] if args["http_redirect"] else []) + [https]
         alb_config = AlbConfig(
             f"{name}-albconfig",
             spec={
                 "config": {
-                    "name": args.alb_config_name,
-                    "addressType": args.address_type,
-                    "edition": args.edition,
-                    "zoneMappings": [{"vSwitchId": v} for v in args.vswitch_ids],
+                    "name": args["alb_config_name"],
+                    "addressType": args["address_type"],
+                    "edition": args["edition"],
+                    "zoneMappings": [{"vSwitchId": v} for v in args["vswitch_ids"]],
                 },
                 "listeners": listeners,
             },
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.alb_config_name),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args["alb_config_name"]),
             opts=child,
         )
         self.alb_config_name = alb_config.metadata.apply(lambda m: m["name"])
         ingress_class = k8s.networking.v1.IngressClass(
             f"{name}-ingress-class",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.ingress_class_name),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args["ingress_class_name"]),
             spec=k8s.networking.v1.IngressClassSpecArgs(
                 controller=ALB_CONTROLLER,
                 parameters=k8s.networking.v1.IngressClassParametersReferenceArgs(
@@ -222,8 +242,8 @@ class MutualTlsListener(pulumi.ComponentResource):
             opts=child,
         )
         self.ingress_class_name = ingress_class.metadata.apply(lambda m: m.name)
-        self.listen_ports = pulumi.Output.from_input(listen_ports(args.port, args.http_redirect))
-        self.http_redirect = pulumi.Output.from_input(args.http_redirect)
+        self.listen_ports = pulumi.Output.from_input(listen_ports(args["port"], args["http_redirect"]))
+        self.http_redirect = pulumi.Output.from_input(args["http_redirect"])
         self.ca_certificate_id = ca_certificate_id
         self.server_certificate_id = server_certificate_id
         self.load_balancer_dns_name = alb_config.status.apply(
@@ -242,27 +262,29 @@ class MutualTlsListener(pulumi.ComponentResource):
         )
 
 
-def _check(args: MutualTlsListenerArgs) -> None:
+def _check(args: dict[str, Any]) -> None:
     """Exactly one source for each certificate, and a region wherever one is uploaded."""
-    if (args.ca_certificate_pem is None) == (args.ca_certificate_id is None):
+    if (args["ca_certificate_pem"] is None) == (args["ca_certificate_id"] is None):
         raise ValueError("MutualTlsListener needs exactly one of ca_certificate_pem and ca_certificate_id")
-    if args.server_certificate_id is None and (
-        args.server_certificate_pem is None or args.server_private_key_pem is None
+    if args["server_certificate_id"] is None and (
+        args["server_certificate_pem"] is None or args["server_private_key_pem"] is None
     ):
         raise ValueError(
             "MutualTlsListener needs server_certificate_pem and server_private_key_pem, or server_certificate_id"
         )
-    if args.server_certificate_id is not None and args.server_certificate_pem is not None:
+    if args["server_certificate_id"] is not None and args["server_certificate_pem"] is not None:
         raise ValueError("MutualTlsListener takes server_certificate_pem or server_certificate_id, not both")
-    uploads = args.ca_certificate_id is None or args.server_certificate_id is None
-    if uploads and not args.region:
+    uploads = args["ca_certificate_id"] is None or args["server_certificate_id"] is None
+    if uploads and not args["region"]:
         raise ValueError("MutualTlsListener needs a region to upload certificates")
-    if len(args.vswitch_ids) < 2:
+    if len(args["vswitch_ids"]) < 2:
         raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
-    bad = {k: v for k, v in args.client_cert_headers.items() if v is not None and not HEADER_ALIAS_PATTERN.fullmatch(v)}
-    if set(args.client_cert_headers) != set(CLIENT_CERT_HEADER_FIELDS) or bad:
+    bad = {
+        k: v for k, v in args["client_cert_headers"].items() if v is not None and not HEADER_ALIAS_PATTERN.fullmatch(v)
+    }
+    if set(args["client_cert_headers"]) != set(CLIENT_CERT_HEADER_FIELDS) or bad:
         raise ValueError(
             "MutualTlsListener needs client_cert_headers for exactly "
             + ", ".join(CLIENT_CERT_HEADER_FIELDS)
-            + f", each None or an alias of 1-40 characters of a-z, 0-9, '-' and '_' (got {dict(args.client_cert_headers)})"
+            + f", each None or an alias of 1-40 characters of a-z, 0-9, '-' and '_' (got {dict(args['client_cert_headers'])})"
         )

@@ -14,12 +14,10 @@ replacement (pulumi-terraform-bridge `pf/tfbridge/provider_diff.go`: ignoreChang
 checked inputs; `RequiresReplace` from the plan goes through).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_tls as tls
@@ -28,66 +26,75 @@ from cryptography.hazmat.primitives import serialization
 from pulumi.output import contains_unknowns
 
 HOURS_PER_DAY = 24
+PACKAGE = "alb-mtls"
+"""The component package (package/PulumiPlugin.yaml) that serves these components to every Pulumi language."""
 
 
-@dataclass(frozen=True)
-class KeySpec:
+def component_options(type_name: str, opts: pulumi.ResourceOptions | None) -> tuple[str, pulumi.ResourceOptions | None]:
+    """The package's type token `alb-mtls:index:<type_name>`, and `opts` with an alias from the token the
+    component had before it was a package (`alb-mtls:components:<type_name>`): existing stacks keep it."""
+    alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=f"{PACKAGE}:components:{type_name}")])
+    return f"{PACKAGE}:index:{type_name}", pulumi.ResourceOptions.merge(alias, opts)
+
+
+class KeySpec(TypedDict):
     """Which private key to generate."""
 
     algorithm: str
     """`RSA` or `ECDSA`."""
-    rsa_bits: int = 2048
-    """RSA modulus size in bits (RSA only)."""
-    ecdsa_curve: str = "P256"
-    """`P256` or `P384` (ECDSA only); always passed, since the provider's own default is P224."""
-
-    def key_usages(self) -> list[str]:
-        """Key usages of a TLS end-entity key: RSA also enciphers (TLS 1.2 RSA key exchange)."""
-        return ["digital_signature", "key_encipherment"] if self.algorithm == "RSA" else ["digital_signature"]
+    rsa_bits: NotRequired[int]
+    """RSA modulus size in bits (RSA only; default 2048)."""
+    ecdsa_curve: NotRequired[str]
+    """`P256` or `P384` (ECDSA only; default P256, always passed, since the provider's own default is P224)."""
 
 
-@dataclass(frozen=True)
-class Subject:
+def key_usages(key: KeySpec) -> list[str]:
+    """Key usages of a TLS end-entity key: RSA also enciphers (TLS 1.2 RSA key exchange)."""
+    return ["digital_signature", "key_encipherment"] if key["algorithm"] == "RSA" else ["digital_signature"]
+
+
+class Subject(TypedDict):
     """A distinguished name, as pulumi-tls's `subject` input takes it."""
 
     common_name: str
     """CN."""
-    organization: str | None = None
+    organization: NotRequired[str]
     """O."""
-    organizational_unit: str | None = None
+    organizational_unit: NotRequired[str]
     """OU."""
-    country: str | None = None
+    country: NotRequired[str]
     """C, two letters."""
-    province: str | None = None
+    province: NotRequired[str]
     """ST."""
-    locality: str | None = None
+    locality: NotRequired[str]
     """L."""
 
-    def args(self) -> tls.SelfSignedCertSubjectArgs:
-        return tls.SelfSignedCertSubjectArgs(
-            common_name=self.common_name,
-            organization=self.organization,
-            organizational_unit=self.organizational_unit,
-            country=self.country,
-            province=self.province,
-            locality=self.locality,
-        )
+
+def subject_args(subject: Subject) -> tls.SelfSignedCertSubjectArgs:
+    """pulumi-tls's `subject` input for a distinguished name."""
+    return tls.SelfSignedCertSubjectArgs(
+        common_name=subject["common_name"],
+        organization=subject.get("organization"),
+        organizational_unit=subject.get("organizational_unit"),
+        country=subject.get("country"),
+        province=subject.get("province"),
+        locality=subject.get("locality"),
+    )
 
 
 def _private_key(name: str, key: KeySpec, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
-    if key.algorithm == "RSA":
-        return tls.PrivateKey(name, algorithm="RSA", rsa_bits=key.rsa_bits, opts=opts)
-    return tls.PrivateKey(name, algorithm="ECDSA", ecdsa_curve=key.ecdsa_curve, opts=opts)
+    if key["algorithm"] == "RSA":
+        return tls.PrivateKey(name, algorithm="RSA", rsa_bits=key.get("rsa_bits", 2048), opts=opts)
+    return tls.PrivateKey(name, algorithm="ECDSA", ecdsa_curve=key.get("ecdsa_curve", "P256"), opts=opts)
 
 
-@dataclass
-class CertificateAuthorityArgs:
+class CertificateAuthorityArgs(TypedDict):
     """Inputs of `CertificateAuthority`."""
 
     subject: Subject
     """The CA's distinguished name."""
     validity_days: int
-    """How long the CA certificate is valid."""
+    """How long the CA certificate is valid, in days."""
     key: KeySpec
     """The CA key's algorithm and size."""
 
@@ -99,30 +106,40 @@ class CertificateAuthority(pulumi.ComponentResource):
     """The CA certificate (PEM); what the ALB verifies clients against."""
     validity_end_time: pulumi.Output[str]
     """End of the CA's validity (RFC 3339)."""
-    key: tls.PrivateKey
-    """The CA's private key resource: its PEM is secret and is only handed to the signing resources."""
+    private_key_pem: pulumi.Output[str]
+    """The CA's private key (PEM, secret): hand it only to the components that sign (`caPrivateKeyPem`), never export it."""
 
     def __init__(self, name: str, args: CertificateAuthorityArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("alb-mtls:components:CertificateAuthority", name, None, opts)
+        type_name, opts = component_options("CertificateAuthority", opts)
+        super().__init__(type_name, name, None, opts)
         protected = pulumi.ResourceOptions(parent=self, protect=True)
-        self.key = _private_key(f"{name}-key", args.key, protected)
+        # The key resource (not a schema output: the package serves its PEM, as the secret `private_key_pem`).
+        self.key = _private_key(f"{name}-key", args["key"], protected)
         cert = tls.SelfSignedCert(
             f"{name}-cert",
             private_key_pem=self.key.private_key_pem,
-            subject=args.subject.args(),
+            subject=subject_args(args["subject"]),
             is_ca_certificate=True,
             set_subject_key_id=True,
             allowed_uses=["cert_signing", "crl_signing"],
-            validity_period_hours=args.validity_days * HOURS_PER_DAY,
+            validity_period_hours=args["validity_days"] * HOURS_PER_DAY,
             opts=protected,
         )
         self.cert_pem = cert.cert_pem
         self.validity_end_time = cert.validity_end_time
-        self.register_outputs({"cert_pem": self.cert_pem, "validity_end_time": self.validity_end_time})
+        self.private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
+        self.register_outputs(
+            {
+                "cert_pem": self.cert_pem,
+                "validity_end_time": self.validity_end_time,
+                "private_key_pem": self.private_key_pem,
+            }
+        )
 
 
-@dataclass
-class IssuedCertificateArgs:
+# The schema takes each property's description from its own class (the analyzer does not read base
+# classes' docstrings), so the fields every issued certificate shares are spelled out in each class.
+class IssuedCertificateArgs(TypedDict):
     """Inputs shared by every certificate the CA issues."""
 
     ca_cert_pem: pulumi.Input[str]
@@ -130,11 +147,11 @@ class IssuedCertificateArgs:
     ca_private_key_pem: pulumi.Input[str]
     """The issuing CA's private key (PEM, secret)."""
     validity_days: int
-    """How long the certificate is valid."""
+    """How long the certificate is valid, in days."""
     early_renewal_days: int
     """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
     key: KeySpec
-    """The certificate key's algorithm and size."""
+    """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
 
 
 class RevocationError(pulumi.RunError):
@@ -166,12 +183,13 @@ class _IssuedCertificate(pulumi.ComponentResource):
         csr_pem: str | None = None,
         opts: pulumi.ResourceOptions | None,
     ):
-        super().__init__(f"alb-mtls:components:{type_name}", name, None, opts)
+        token, opts = component_options(type_name, opts)
+        super().__init__(token, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if frozen:  # never replaced, never renewed, never deleted by accident (see the module docstring)
             child = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["*"])
         if csr_pem is None:
-            key = _private_key(f"{name}-key", args.key, child)
+            key = _private_key(f"{name}-key", args["key"], child)
             request = tls.CertRequest(
                 f"{name}-csr",
                 private_key_pem=key.private_key_pem,
@@ -186,13 +204,13 @@ class _IssuedCertificate(pulumi.ComponentResource):
         cert = tls.LocallySignedCert(
             f"{name}-cert",
             cert_request_pem=request,
-            ca_cert_pem=args.ca_cert_pem,
-            ca_private_key_pem=args.ca_private_key_pem,
+            ca_cert_pem=args["ca_cert_pem"],
+            ca_private_key_pem=args["ca_private_key_pem"],
             is_ca_certificate=False,
             set_subject_key_id=True,
-            allowed_uses=[*args.key.key_usages(), purpose],
-            validity_period_hours=args.validity_days * HOURS_PER_DAY,
-            early_renewal_hours=args.early_renewal_days * HOURS_PER_DAY,
+            allowed_uses=[*key_usages(args["key"]), purpose],
+            validity_period_hours=args["validity_days"] * HOURS_PER_DAY,
+            early_renewal_hours=args["early_renewal_days"] * HOURS_PER_DAY,
             opts=child,
         )
         self.cert_pem = cert.cert_pem
@@ -208,15 +226,24 @@ class _IssuedCertificate(pulumi.ComponentResource):
         )
 
 
-@dataclass
 class ClientCertificateArgs(IssuedCertificateArgs):
     """Inputs of `ClientCertificate`."""
 
+    ca_cert_pem: pulumi.Input[str]
+    """The issuing CA's certificate (PEM)."""
+    ca_private_key_pem: pulumi.Input[str]
+    """The issuing CA's private key (PEM, secret)."""
+    validity_days: int
+    """How long the certificate is valid, in days."""
+    early_renewal_days: int
+    """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
+    key: KeySpec
+    """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
     client_name: str
     """The client's name: the certificate's CN."""
-    revoked: bool = False
-    """Keep key, CSR and certificate exactly as they are (protected, every change ignored): see the module."""
-    csr_pem: str | None = None
+    revoked: NotRequired[bool]
+    """Keep key, CSR and certificate exactly as they are (protected, every change ignored; default false)."""
+    csr_pem: NotRequired[str | None]
     """The client's own certificate request (PEM, already checked: CN = `client_name`, key described by `key`):
     signed as it is, so no key is generated and the stack never holds the client's private key."""
 
@@ -224,16 +251,25 @@ class ClientCertificateArgs(IssuedCertificateArgs):
 class ClientCertificate(_IssuedCertificate):
     """A client certificate: CN = the client's name, ExtendedKeyUsage clientAuth only."""
 
+    cert_pem: pulumi.Output[str]
+    """The certificate (PEM)."""
+    private_key_pem: pulumi.Output[str] | None
+    """The certificate's private key (PEM, secret); None when the end entity brought its own CSR (its key)."""
+    validity_end_time: pulumi.Output[str]
+    """End of validity (RFC 3339)."""
+    validity_start_time: pulumi.Output[str]
+    """Start of validity (RFC 3339): when the provider issued it."""
+
     def __init__(self, name: str, args: ClientCertificateArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(
             "ClientCertificate",
             name,
             args,
-            common_name=args.client_name,
+            common_name=args["client_name"],
             dns_names=None,
             purpose="client_auth",
-            frozen=args.revoked,
-            csr_pem=args.csr_pem,
+            frozen=args.get("revoked", False),
+            csr_pem=args.get("csr_pem"),
             opts=opts,
         )
 
@@ -263,10 +299,19 @@ class ClientCertificate(_IssuedCertificate):
         return pulumi.Output.all(self.cert_pem, self.validity_start_time).apply(check, run_with_unknowns=True)
 
 
-@dataclass
 class ServerCertificateArgs(IssuedCertificateArgs):
     """Inputs of `ServerCertificate`."""
 
+    ca_cert_pem: pulumi.Input[str]
+    """The issuing CA's certificate (PEM)."""
+    ca_private_key_pem: pulumi.Input[str]
+    """The issuing CA's private key (PEM, secret)."""
+    validity_days: int
+    """How long the certificate is valid, in days."""
+    early_renewal_days: int
+    """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
+    key: KeySpec
+    """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
     domain: str
     """The host name clients call: the certificate's SAN (and CN)."""
 
@@ -274,13 +319,22 @@ class ServerCertificateArgs(IssuedCertificateArgs):
 class ServerCertificate(_IssuedCertificate):
     """The listener's server certificate: SAN DNS = the domain, ExtendedKeyUsage serverAuth only."""
 
+    cert_pem: pulumi.Output[str]
+    """The certificate (PEM)."""
+    private_key_pem: pulumi.Output[str] | None
+    """The certificate's private key (PEM, secret); None when the end entity brought its own CSR (its key)."""
+    validity_end_time: pulumi.Output[str]
+    """End of validity (RFC 3339)."""
+    validity_start_time: pulumi.Output[str]
+    """Start of validity (RFC 3339): when the provider issued it."""
+
     def __init__(self, name: str, args: ServerCertificateArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(
             "ServerCertificate",
             name,
             args,
-            common_name=args.domain,
-            dns_names=[args.domain],
+            common_name=args["domain"],
+            dns_names=[args["domain"]],
             purpose="server_auth",
             opts=opts,
         )

@@ -33,7 +33,10 @@ def monitor():
 def issue(client_name: str, client_key: KeySpec) -> tuple[CertificateAuthority, ClientCertificate]:
     """A small CA and one client certificate from it, as the program wires them."""
     ca = CertificateAuthority(
-        "ca", CertificateAuthorityArgs(subject=Subject(common_name="unit CA"), validity_days=30, key=KeySpec("ECDSA"))
+        "ca",
+        CertificateAuthorityArgs(
+            subject=Subject(common_name="unit CA"), validity_days=30, key=KeySpec(algorithm="ECDSA")
+        ),
     )
     client = ClientCertificate(
         f"client-{client_name}",
@@ -51,7 +54,7 @@ def issue(client_name: str, client_key: KeySpec) -> tuple[CertificateAuthority, 
 
 @pulumi.runtime.test
 def test_client_certificate_chains_to_its_ca(monitor):
-    ca, client = issue("carol", KeySpec("ECDSA", ecdsa_curve="P384"))
+    ca, client = issue("carol", KeySpec(algorithm="ECDSA", ecdsa_curve="P384"))
 
     def check(values):
         ca_pem, cert_pem, end = values
@@ -68,7 +71,7 @@ def test_client_certificate_chains_to_its_ca(monitor):
 
 @pulumi.runtime.test
 def test_client_private_key_output_is_secret(monitor):
-    _, client = issue("dave", KeySpec("RSA"))
+    _, client = issue("dave", KeySpec(algorithm="RSA"))
 
     async def check():
         assert await client.private_key_pem.is_secret(), "private_key_pem must be a secret output"

@@ -201,9 +201,9 @@ def test_defaults_apply_when_objects_are_omitted():
     parsed = stack_config.parse(
         {"domain": "a.example.com", "vswitchIds": ["vsw-a1", "vsw-b2"], "clients": ["alice"]}, region="cn-hangzhou"
     )
-    assert parsed.ca.key.algorithm == "RSA" and parsed.ca.key.rsa_bits == 4096 and parsed.ca.validity_days == 3650
+    assert parsed.ca.key["algorithm"] == "RSA" and parsed.ca.key["rsa_bits"] == 4096 and parsed.ca.validity_days == 3650
     assert parsed.clients[0].validity_days == 365 and parsed.clients[0].early_renewal_days == 30
-    assert parsed.clients[0].key.rsa_bits == 2048
+    assert parsed.clients[0].key["rsa_bits"] == 2048
     assert parsed.listener.port == 443 and parsed.listener.security_policy_id == "tls_cipher_policy_1_2_strict"
     assert parsed.listener.client_cert_headers == {  # ALB's documented names, lower-cased, as explicit aliases
         "subjectDn": "x-forwarded-clientcert-subjectdn",

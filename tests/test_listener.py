@@ -116,7 +116,7 @@ def test_server_certificate_is_uploaded_with_its_own_key(run):
 
 def test_listener_outputs_carry_no_private_key(run):
     """The component's registered outputs (stored in the state as they are) hold ids and names, no key."""
-    (component,) = run.of_type("alb-mtls:components:MutualTlsListener")
+    (component,) = run.of_type("alb-mtls:index:MutualTlsListener")
     outputs = run.component_outputs[component.urn]
     assert outputs["alb_config_name"] == "alb-mtls"
     assert "PRIVATE KEY" not in json.dumps(reveal(outputs))
@@ -145,7 +145,7 @@ def test_ingress_class_points_at_the_albconfig(run):
 
 
 def test_all_children_are_parented_to_the_component(run):
-    (component,) = run.of_type("alb-mtls:components:MutualTlsListener")
+    (component,) = run.of_type("alb-mtls:index:MutualTlsListener")
     children = [r for r in run.resources if r.parent == component.urn]
     assert {r.type for r in children} == {CA_REGISTRATION, SERVER_UPLOAD, ALBCONFIG, INGRESS_CLASS}
 
