@@ -11,6 +11,9 @@
 #   pulumi-language-python      a stand-in written in Python (tests/engine/language_host.py): the Go
 #                               module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 #                               is not served by the module proxy here (403 for every version tried)
+#   pulumi-language-yaml        the real YAML language host (github.com/pulumi/pulumi-yaml), for examples/yaml;
+#                               the nodejs host's module (sdk/nodejs/cmd/pulumi-language-nodejs/v3) is not
+#                               served (403 for every version), so examples/typescript is not played here
 #   ../fakes/pulumi-resource-tls, ../fakes/pulumi-resource-alicloud
 #                               provider plugins in Python (tests/engine/) playing the Terraform-bridged
 #                               providers, whose Go modules the proxy does not serve; kept out of
@@ -76,7 +79,10 @@ done
 build pulumi-resource-kubernetes "$root/engine/kubernetes" . \
   "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" ""
 
-# 4. Plugins written in Python: launchers that run them with the project's virtualenv.
+# 4. The YAML language host (examples/yaml runs with it), from the github.com/pulumi/pulumi-yaml module.
+build pulumi-language-yaml "$root/engine/yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml "" ""
+
+# 5. Plugins written in Python: launchers that run them with the project's virtualenv.
 launcher() {
   local dir=$1 name=$2 module=$3
   cat > "$dir/$name" <<EOF
@@ -95,5 +101,6 @@ echo "  pulumi                      $("$bin/pulumi" version)"
 echo "  pulumi-resource-kubernetes  $KUBERNETES_VERSION ($(cd "$root/engine/kubernetes" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-kubernetes/provider/v4))"
 echo "  language host scripts       sdk/v3 $(cd "$root/engine/cli" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3)"
 echo "  pulumi-language-python      Python stand-in (tests/engine/language_host.py)"
+echo "  pulumi-language-yaml        $(cd "$root/engine/yaml" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-yaml)"
 echo "  fakes/pulumi-resource-tls   Python plugin (tests/engine/tls_plugin.py)"
 echo "  fakes/pulumi-resource-alicloud Python plugin (tests/engine/alicloud_plugin.py)"
