@@ -32,10 +32,11 @@ from tests.fake_cas import FakeCas
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_rss(root_pid: int) -> tuple[int, int]:
-    """(sum, largest) resident memory in bytes of `root_pid` and all its descendants."""
+def tree_rss(root_pid: int) -> tuple[int, int, str]:
+    """(sum, largest, the largest's program) resident memory in bytes of `root_pid` and its descendants."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    names: dict[int, str] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -47,29 +48,47 @@ def tree_rss(root_pid: int) -> tuple[int, int]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
         rss[int(entry.name)] = int(statm[1]) * PAGE
-    total, largest, todo = 0, 0, [root_pid]
+        names[int(entry.name)] = _program(entry.path)
+    total, largest, largest_name, todo = 0, 0, "", [root_pid]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
-        largest = max(largest, rss.get(pid, 0))
+        if rss.get(pid, 0) > largest:
+            largest, largest_name = rss[pid], names.get(pid, "?")
         todo.extend(children.get(pid, []))
-    return total, largest
+    return total, largest, largest_name
 
 
-def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int]:
-    """Runs `pulumi ARGS`; returns wall seconds, peak tree memory and peak single-process memory."""
+def _program(proc: str) -> str:
+    """A short name for a process: the script a Python process runs, else the executable."""
+    try:
+        argv = Path(proc, "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [w.decode(errors="replace") for w in argv if w]
+    if words and "python" in Path(words[0]).name:
+        words = [w for w in words[1:] if not w.startswith("-")] or words
+        return Path(words[0]).name if words[0] != "-m" else words[1]
+    return Path(words[0]).name if words else "?"
+
+
+def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int, str]:
+    """Runs `pulumi ARGS`; returns wall seconds, peak tree memory, peak single-process memory and
+    which process that was."""
     command = [str(ENGINE_BIN / "pulumi"), *args, "--stack", ws.stack]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=ws.project, env=ws.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    peaks = [0, 0]
+    peaks: list = [0, 0, ""]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            total, largest = tree_rss(process.pid)
-            peaks[0], peaks[1] = max(peaks[0], total), max(peaks[1], largest)
+            total, largest, name = tree_rss(process.pid)
+            peaks[0] = max(peaks[0], total)
+            if largest > peaks[1]:
+                peaks[1], peaks[2] = largest, name
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -80,7 +99,7 @@ def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int]:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"`pulumi {' '.join(args)}` failed:\n{output[-4000:]}")
-    return elapsed, peaks[0], peaks[1]
+    return elapsed, peaks[0], peaks[1], peaks[2]
 
 
 def one_size(clients: int, algorithm: str) -> dict:
@@ -129,10 +148,10 @@ def main() -> None:
     mib = 1 << 20
     for clients in args.clients:
         r = one_size(clients, args.algorithm)
-        (ps, pt, pl), (us, ut, ul) = r["preview"], r["up"]
+        (ps, pt, pl, _), (us, ut, ul, un) = r["preview"], r["up"]
         print(
             f"| {clients} | {r['resources']} | {ps:.1f} | {pt / mib:.0f} / {pl / mib:.0f} | {us:.1f} | "
-            f"{ut / mib:.0f} / {ul / mib:.0f} |",
+            f"{ut / mib:.0f} / {ul / mib:.0f} | {un} |",
             flush=True,
         )
 

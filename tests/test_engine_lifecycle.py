@@ -113,6 +113,21 @@ def managed(ws: EngineWorkspace) -> dict[str, dict]:
 def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path):
     ws, render = workspace, tmp_path / "rendered"
     configure(ws, fake_cas, render)
+    # A partner that brings its own key: key and CSR made outside the stack, the CSR set as the README says.
+    partner = tmp_path / "partner-a"
+    partner.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        + ["-keyout", "partner-a.key", "-out", "partner-a.csr", "-subj", "/CN=partner-a"],
+        cwd=partner,
+        check=True,
+        capture_output=True,
+    )
+    done = ws.shell(
+        f"pulumi config set --path 'clients[2].name' partner-a && "
+        f"pulumi config set --path 'clients[2].csr' -- \"$(cat {partner}/partner-a.csr)\""
+    )
+    assert done.returncode == 0, done.stderr
 
     # -- preview with the policy pack: lists what it will create, writes nothing -------------------
     preview = ws.pulumi("preview", "--json", "--policy-pack", "policy")
@@ -154,7 +169,8 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     assert PRIVATE_KEY_PEM.search(state_text) is None, "a private key is stored in plain text in the state"
     plain_outputs = ws.outputs()
     assert plain_outputs["clientPrivateKeys"] == "[secret]"
-    assert set(outputs["clientPrivateKeys"]) == {"alice", "build-bot"}
+    assert set(outputs["clientPrivateKeys"]) == {"alice", "build-bot"}, "partner-a's key is its own"
+    assert set(outputs["clientCertificates"]) == {"alice", "build-bot", "partner-a"}
 
     # -- hand alice her certificate and call nginx requiring client certificates -------------------
     key = server_key(fake_cas, users[0]["cert_id"])
@@ -180,13 +196,28 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
         refused = nginx.curl(cacert=alice / "ca.crt")
         assert refused.status == 400 and "No required SSL certificate was sent" in refused.body, refused
 
+        # The partner gets its certificate and the CA, no key, and calls with the key it kept.
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "python"), str(CLIENT_CERT), "partner-a", str(tmp_path / "handed")],
+            cwd=ws.project,
+            env=ws.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        handed = tmp_path / "handed"
+        assert sorted(p.name for p in handed.iterdir()) == ["ca.crt", "partner-a.crt"]
+        ok = nginx.curl(cert=handed / "partner-a.crt", key=partner / "partner-a.key", cacert=handed / "ca.crt")
+        assert ok.status == 200, ok
+
     # -- a second up changes nothing ---------------------------------------------------------------
     ws.pulumi("preview", "--expect-no-changes")
     ws.pulumi("up", "--yes", "--expect-no-changes")
 
     # -- adding a client changes only that client's resources ---------------------------------------
     before = managed(ws)
-    ws.pulumi("config", "set", "--path", "clients[2]", "carol")
+    ws.pulumi("config", "set", "--path", "clients[3]", "carol")
     changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
     carol = {"client-carol", "client-carol-key", "client-carol-csr", "client-carol-cert"}
     assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
@@ -198,7 +229,7 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
         assert after[urn].get("outputs") == resource.get("outputs"), f"{urn} changed when carol was added"
 
     # -- removing one deletes only its resources ----------------------------------------------------
-    ws.pulumi("config", "rm", "--path", "clients[2]")
+    ws.pulumi("config", "rm", "--path", "clients[3]")
     changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
     assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
     assert set(changed.values()) == {"delete"}, changed
