@@ -142,9 +142,10 @@ def main() -> None:
     print(f"# engine_scale: pulumi {version.stdout.strip()}, {platform.python_version()}, {os.cpu_count()} cores")
     print(f"# client keys: {args.algorithm}{' 2048' if args.algorithm == 'RSA' else ' P-256'}")
     print(
-        "| clients | resources | preview s | preview peak MiB (tree / largest) | up s | up peak MiB (tree / largest) |"
+        "| clients | resources | preview s | preview peak MiB (tree / largest) | up s "
+        "| up peak MiB (tree / largest) | largest process in up |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---|")
     mib = 1 << 20
     for clients in args.clients:
         r = one_size(clients, args.algorithm)
