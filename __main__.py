@@ -10,7 +10,17 @@ import pulumi_kubernetes as k8s
 
 import stack_config
 from components.app import WebApp, WebAppArgs, curl_command, endpoint
+from components.ca_registration import split_endpoint
 from components.listener import MutualTlsListener, MutualTlsListenerArgs
+from components.pca import (
+    PcaAuthority,
+    PcaAuthorityArgs,
+    PcaClientCertificate,
+    PcaClientCertificateArgs,
+    PcaServerCertificate,
+    PcaServerCertificateArgs,
+    root_of,
+)
 from components.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
@@ -34,27 +44,92 @@ kubernetes = (
     else None
 )
 
-ca = CertificateAuthority(
-    "root-ca",
-    CertificateAuthorityArgs(subject=config.ca.subject, validity_days=config.ca.validity_days, key=config.ca.key),
-)
-
-clients = {
-    client.name: ClientCertificate(
-        f"client-{client.name}",
-        ClientCertificateArgs(
-            ca_cert_pem=ca.cert_pem,
-            ca_private_key_pem=ca.key.private_key_pem,
-            validity_days=client.validity_days,
-            early_renewal_days=client.early_renewal_days,
-            key=client.key,
-            client_name=client.name,
-            revoked=client.revoked,
-            csr_pem=client.csr_pem,
+if config.ca.source == "pca":
+    # The CAs live in the PCA and issue every certificate from a CSR: no CA key anywhere in the stack.
+    authority = PcaAuthority(
+        "pca",
+        PcaAuthorityArgs(
+            subject=config.ca.subject,
+            validity_days=config.ca.validity_days,
+            key=config.ca.key,
+            root_identifier=config.ca.pca_root_identifier,
+            issuer_identifier=config.ca.pca_issuer_identifier,
         ),
     )
-    for client in config.clients
-}
+    pca_endpoint, pca_protocol = split_endpoint(config.cas_endpoint)
+    pca_api = {"region": config.region, "endpoint": pca_endpoint, "protocol": pca_protocol}
+    clients = {
+        client.name: PcaClientCertificate(
+            f"client-{client.name}",
+            PcaClientCertificateArgs(
+                issuer_identifier=authority.issuer_identifier,
+                validity_days=client.validity_days,
+                key=client.key,
+                client_name=client.name,
+                revoked=client.revoked,
+                csr_pem=client.csr_pem,
+                **pca_api,
+            ),
+        )
+        for client in config.clients
+    }
+    server = None
+    if config.server_certificate_id is None:
+        server = PcaServerCertificate(
+            "server",
+            PcaServerCertificateArgs(
+                issuer_identifier=authority.issuer_identifier,
+                validity_days=stack_config.SERVER_VALIDITY_DAYS,
+                key=stack_config.pca_server_key(config.ca.key),
+                domain=config.domain,
+                **pca_api,
+            ),
+        )
+    # The trust anchor clients (and curl) use: the root at the end of the chain the PCA reports.
+    ca_cert_pem = next(iter(clients.values())).chain_pem.apply(root_of)
+    listener_ca = {"ca_certificate_pem": None, "ca_certificate_id": authority.issuer_identifier}
+else:
+    ca = CertificateAuthority(
+        "root-ca",
+        CertificateAuthorityArgs(subject=config.ca.subject, validity_days=config.ca.validity_days, key=config.ca.key),
+    )
+
+    clients = {
+        client.name: ClientCertificate(
+            f"client-{client.name}",
+            ClientCertificateArgs(
+                ca_cert_pem=ca.cert_pem,
+                ca_private_key_pem=ca.key.private_key_pem,
+                validity_days=client.validity_days,
+                early_renewal_days=client.early_renewal_days,
+                key=client.key,
+                client_name=client.name,
+                revoked=client.revoked,
+                csr_pem=client.csr_pem,
+            ),
+        )
+        for client in config.clients
+    }
+    server = None
+    if config.server_certificate_id is None:
+        server = ServerCertificate(
+            "server",
+            ServerCertificateArgs(
+                ca_cert_pem=ca.cert_pem,
+                ca_private_key_pem=ca.key.private_key_pem,
+                validity_days=stack_config.SERVER_VALIDITY_DAYS,
+                early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
+                key=stack_config.SERVER_KEY,
+                domain=config.domain,
+            ),
+        )
+
+    ca_cert_pem = ca.cert_pem
+    listener_ca = {
+        "ca_certificate_pem": ca.cert_pem if config.ca_certificate_id is None else None,
+        "ca_certificate_id": config.ca_certificate_id,
+    }
+
 active = {c.name: clients[c.name] for c in config.clients if not c.revoked}
 # Revoked: the certificate each client holds (never one this update issues), as the gate refuses it.
 revoked = {
@@ -62,20 +137,6 @@ revoked = {
     for c in config.clients
     if c.revoked
 }
-
-server = None
-if config.server_certificate_id is None:
-    server = ServerCertificate(
-        "server",
-        ServerCertificateArgs(
-            ca_cert_pem=ca.cert_pem,
-            ca_private_key_pem=ca.key.private_key_pem,
-            validity_days=stack_config.SERVER_VALIDITY_DAYS,
-            early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
-            key=stack_config.SERVER_KEY,
-            domain=config.domain,
-        ),
-    )
 
 if config.ca_certificate_id is not None:
     pulumi.log.warn(
@@ -92,8 +153,7 @@ listener = MutualTlsListener(
         address_type=config.address_type,
         edition=config.edition,
         region=config.region,
-        ca_certificate_pem=ca.cert_pem if config.ca_certificate_id is None else None,
-        ca_certificate_id=config.ca_certificate_id,
+        **listener_ca,
         server_certificate_pem=server.cert_pem if server is not None else None,
         server_private_key_pem=server.private_key_pem if server is not None else None,
         server_certificate_id=config.server_certificate_id,
@@ -131,7 +191,7 @@ app = WebApp(
 )
 
 url = endpoint(config.domain, config.listener.port)
-pulumi.export("caCertificatePem", ca.cert_pem)
+pulumi.export("caCertificatePem", ca_cert_pem)
 pulumi.export("clientCertificates", {name: c.cert_pem for name, c in active.items()})
 pulumi.export(  # clients that brought their own CSR have no key here
     "clientPrivateKeys",

@@ -40,6 +40,13 @@ SERVER_VALIDITY_DAYS = 365
 SERVER_EARLY_RENEWAL_DAYS = 30
 SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
 
+
+def pca_server_key(ca_key: KeySpec) -> KeySpec:
+    """The server key with `ca.source: pca`: the PCA issues only keys of its sub-CA's algorithm (`ca.algorithm`)."""
+    algorithm = ca_key["algorithm"] if isinstance(ca_key, dict) else ca_key.algorithm  # dataclass or TypedDict
+    return KeySpec(algorithm=algorithm, rsa_bits=2048, ecdsa_curve="P256")
+
+
 _REQUIRED = object()
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _VSWITCH = re.compile(r"^vsw-[a-z0-9]{1,64}$")
@@ -168,6 +175,9 @@ class Setting:
         return self.default is _REQUIRED
 
 
+_PCA_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
 def _key_settings(prefix: str, rsa_bits: int) -> tuple[Setting, ...]:
     """The key fields every certificate owner (`ca`, `clientDefaults`) has."""
     return (
@@ -260,6 +270,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ca.locality", "string", None, "CA subject L", _text()),
     Setting("ca.validityDays", "integer", 3650, "CA validity, days", _whole(1, unit=" of days")),
     *_key_settings("ca", rsa_bits=4096),
+    Setting(
+        "ca.source",
+        "string",
+        "selfSigned",
+        "where the CA lives: `selfSigned` (its key in this stack) or `pca` (a private CA in Certificate Management "
+        "Service that issues every certificate from a CSR; no CA key in the stack; see README, 'Private CA (PCA)')",
+        _one_of("selfSigned", "pca"),
+    ),
+    Setting(
+        "ca.pcaRootIdentifier",
+        "string",
+        None,
+        "with `pca`: an existing PCA root to create the issuing sub-CA under (unset: the stack creates the root)",
+        _matching(_PCA_IDENTIFIER, "a PCA certificate identifier, e.g. 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"),
+    ),
+    Setting(
+        "ca.pcaIssuerIdentifier",
+        "string",
+        None,
+        "with `pca`: an existing PCA sub-CA that issues the certificates (unset: the stack creates it)",
+        _matching(_PCA_IDENTIFIER, "a PCA certificate identifier, e.g. 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"),
+    ),
     Setting("listener", "object", {}, "the ALB listener that verifies clients"),
     Setting("listener.port", "integer", 443, "HTTPS listener port", _whole(1, 65535)),
     Setting(
@@ -345,6 +377,12 @@ class CaSettings:
     subject: Subject
     validity_days: int
     key: KeySpec
+    source: str = "selfSigned"
+    """`selfSigned` (pulumi-tls, key in the stack) or `pca` (a private CA in Certificate Management Service)."""
+    pca_root_identifier: str | None = None
+    """With `pca`: an existing root to create the issuing sub-CA under."""
+    pca_issuer_identifier: str | None = None
+    """With `pca`: an existing issuing sub-CA."""
 
 
 @dataclass(frozen=True)
@@ -606,6 +644,50 @@ def _check_revocation(clients: tuple[ClientSettings, ...], headers: Mapping[str,
         )
 
 
+def _check_pca(ca: Mapping[str, Any], ca_certificate_id: str | None, clients: tuple[ClientSettings, ...]) -> None:
+    """The `ca.pca*` keys: only with `ca.source: pca`, and what the PCA needs of the CAs it creates."""
+    if ca["source"] != "pca":
+        for field in ("pcaRootIdentifier", "pcaIssuerIdentifier"):
+            if ca[field] is not None:
+                raise _reject(_label(f"ca.{field}"), ca[field], f"unset, or {_label('ca.source')}: pca")
+        return
+    if ca_certificate_id is not None:
+        raise _reject(
+            _label("caCertificateId"),
+            ca_certificate_id,
+            f"unset with {_label('ca.source')}: pca (the listener trusts the PCA's issuing sub-CA)",
+        )
+    if ca["pcaIssuerIdentifier"] is not None:
+        if ca["pcaRootIdentifier"] is not None:
+            raise _reject(
+                _label("ca.pcaRootIdentifier"),
+                ca["pcaRootIdentifier"],
+                f"unset while {_label('ca.pcaIssuerIdentifier')} is set (nothing is created under the root then)",
+            )
+        return
+    # The stack creates the sub-CA (and the root unless named): pulumi-alicloud requires the full subject,
+    # and the PCA takes RSA_2048/RSA_4096 or ECC_256/ECC_384 keys.
+    for field in ("organization", "organizationalUnit", "province", "locality"):
+        if ca[field] is None:
+            raise ConfigError(
+                f"{_label(f'ca.{field}')} is required with {_label('ca.source')}: pca when the stack creates the "
+                "PCA's CAs (the PCA wants O, OU, ST and L); set it, or name existing CAs with "
+                f"{_label('ca.pcaIssuerIdentifier')}"
+            )
+    if ca["algorithm"] == "RSA" and ca["rsaBits"] not in (2048, 4096):
+        raise _reject(_label("ca.rsaBits"), ca["rsaBits"], "2048 or 4096 with ca.source: pca (the PCA's RSA sizes)")
+    for client in clients:
+        key = client.key  # a dataclass, or a TypedDict once the components are a package (issue 13)
+        algorithm = key["algorithm"] if isinstance(key, dict) else key.algorithm
+        if algorithm != ca["algorithm"]:
+            where = f"{client.config_key}.csr (its key)" if client.csr_pem else _label("clientDefaults.algorithm")
+            raise _reject(
+                where,
+                algorithm,
+                f"{ca['algorithm']}: the PCA issues only keys of its sub-CA's algorithm ({_label('ca.algorithm')})",
+            )
+
+
 def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = None) -> StackConfig:
     """Validate raw configuration values (as `pulumi.Config` returns them) into a `StackConfig`."""
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
@@ -640,6 +722,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
     clients = _clients(raw.get("clients"), client_defaults)
     client_cert_headers = _client_cert_headers(listener["forwardClientCertHeaders"])
     _check_revocation(clients, client_cert_headers)
+    _check_pca(ca_values, ca_certificate_id, clients)
     return StackConfig(
         domain=domain,
         vswitch_ids=vswitch_ids,
@@ -657,6 +740,9 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
             ),
             validity_days=ca_values["validityDays"],
             key=_key_spec(ca_values),
+            source=ca_values["source"],
+            pca_root_identifier=ca_values["pcaRootIdentifier"],
+            pca_issuer_identifier=ca_values["pcaIssuerIdentifier"],
         ),
         ca_certificate_id=ca_certificate_id,
         server_certificate_id=server_certificate_id,

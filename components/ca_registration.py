@@ -26,6 +26,9 @@ jitter until `RETRY.deadline` seconds after the operation began; each retry repe
 (find, then act), so a call whose answer was lost is not done twice. Any other error (invalid
 parameter, forbidden, not found, a bad signature) fails at once, naming the call and the code.
 
+`Attempts` (the retries), `call_api` (one SDK call, its failure as a `CasApiError`) and `sdk_config` (endpoint,
+protocol and credentials) serve every Certificate Management SDK: `components.pca` uses them for the PCA API.
+
 Credentials come from the environment at call time, where the alicloud provider reads them
 (`ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY`, `ALICLOUD_SECURITY_TOKEN`), else from the standard
 `alibabacloud_credentials` chain (`ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET`, CLI profile, ECS RAM role, ...).
@@ -130,7 +133,7 @@ class RetryPolicy:
         return step / 2 + random.uniform(0, step / 2)
 
 
-class _Attempts:
+class Attempts:
     """Runs steps of one operation, retrying retryable failures until the operation's deadline."""
 
     def __init__(self, policy: RetryPolicy) -> None:
@@ -158,6 +161,58 @@ class _Attempts:
                         status=failure.status,
                     ) from None
                 time.sleep(delay)
+
+
+def sdk_config(props: dict[str, Any]) -> Any:
+    """The SDK client configuration of an Alibaba Cloud API (`alibabacloud_tea_openapi` `Config`) for `props`
+    (`region`, optional `endpoint` and `protocol`), with credentials from the environment (see the module)."""
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    config = Config(region_id=props["region"], protocol=props.get("protocol") or "https")
+    if props.get("endpoint"):
+        config.endpoint = props["endpoint"]
+    access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
+    secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
+    if bool(access_key) != bool(secret_key):
+        missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
+        raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
+    if access_key and secret_key:
+        config.access_key_id = access_key
+        config.access_key_secret = secret_key
+        config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
+    else:
+        from alibabacloud_credentials.client import Client as CredentialClient
+
+        config.credential = CredentialClient()
+    return config
+
+
+def call_api(operation: str, method: Any, request: Any) -> Any:
+    """Runs one SDK call (of any Alibaba Cloud SDK built on `alibabacloud_tea_openapi`); a failure becomes a `CasApiError` naming the call and the code, and saying
+    whether it is worth retrying (throttling, 5xx, no answer at all)."""
+    from darabonba.exceptions import RetryError
+    from Tea.exceptions import TeaException
+
+    try:
+        return method(request)
+    except TeaException as error:
+        data = error.data if isinstance(error.data, dict) else {}
+        inner = getattr(error, "inner_exception", None)
+        code = error.code if error.code not in (None, "", "None") else data.get("Code")
+        status = getattr(error, "status_code", None) or data.get("statusCode")
+        if isinstance(inner, RetryError):  # the SDK's wrapper of a transport failure: no answer came
+            reason = str(inner.message)
+            # A refused TLS certificate is not going to get better by waiting.
+            retryable = not any(word in reason for word in ("CERTIFICATE_VERIFY_FAILED", "SSLError"))
+            raise CasApiError(operation, None, f"no answer: {reason}", retryable=retryable) from None
+        message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
+        code = str(code) if code else None
+        retryable = (
+            (code is not None and (code in RETRYABLE_CODES or code.split(".")[0] == "Throttling"))
+            or status == 429
+            or (status is not None and int(status) >= 500)
+        )
+        raise CasApiError(operation, code, message, data.get("RequestId"), status=status, retryable=retryable) from None
 
 
 @dataclass
@@ -219,7 +274,7 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
 
         props = {**self.DEFAULTS, **props}
         client = self._client(props)
-        attempts = _Attempts(self.RETRY)
+        attempts = Attempts(self.RETRY)
         warehouse_id = self._ensure_warehouse(attempts, client, props["warehouse_name"])
 
         def adopt_or_upload() -> str:
@@ -240,7 +295,7 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         client = self._client({**self.DEFAULTS, **props})
-        found = _Attempts(self.RETRY).run(lambda: self._find_cert(client, id_))
+        found = Attempts(self.RETRY).run(lambda: self._find_cert(client, id_))
         if found is None:
             # An empty id tells the engine the certificate was deleted out of band. The dynamic provider
             # host writes into `outs`, so it must be a dict even then.
@@ -274,63 +329,18 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
                 if still_there:
                     raise failure from None
 
-        _Attempts(self.RETRY).run(delete_once)
+        Attempts(self.RETRY).run(delete_once)
 
     # -- CAS calls -------------------------------------------------------------------------------
 
     def _client(self, props: dict[str, Any]) -> Any:
         from alibabacloud_cas20200407.client import Client
-        from alibabacloud_tea_openapi.utils_models import Config
 
-        config = Config(region_id=props["region"], protocol=props.get("protocol") or "https")
-        if props.get("endpoint"):
-            config.endpoint = props["endpoint"]
-        access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
-        secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
-        if bool(access_key) != bool(secret_key):
-            missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
-            raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
-        if access_key and secret_key:
-            config.access_key_id = access_key
-            config.access_key_secret = secret_key
-            config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
-        else:
-            from alibabacloud_credentials.client import Client as CredentialClient
+        return Client(sdk_config(props))
 
-            config.credential = CredentialClient()
-        return Client(config)
+    _call = staticmethod(call_api)
 
-    @staticmethod
-    def _call(operation: str, method: Any, request: Any) -> Any:
-        """Runs one SDK call; a failure becomes a `CasApiError` naming the call and the code, and saying
-        whether it is worth retrying (throttling, 5xx, no answer at all)."""
-        from darabonba.exceptions import RetryError
-        from Tea.exceptions import TeaException
-
-        try:
-            return method(request)
-        except TeaException as error:
-            data = error.data if isinstance(error.data, dict) else {}
-            inner = getattr(error, "inner_exception", None)
-            code = error.code if error.code not in (None, "", "None") else data.get("Code")
-            status = getattr(error, "status_code", None) or data.get("statusCode")
-            if isinstance(inner, RetryError):  # the SDK's wrapper of a transport failure: no answer came
-                reason = str(inner.message)
-                # A refused TLS certificate is not going to get better by waiting.
-                retryable = not any(word in reason for word in ("CERTIFICATE_VERIFY_FAILED", "SSLError"))
-                raise CasApiError(operation, None, f"no answer: {reason}", retryable=retryable) from None
-            message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
-            code = str(code) if code else None
-            retryable = (
-                (code is not None and (code in RETRYABLE_CODES or code.split(".")[0] == "Throttling"))
-                or status == 429
-                or (status is not None and int(status) >= 500)
-            )
-            raise CasApiError(
-                operation, code, message, data.get("RequestId"), status=status, retryable=retryable
-            ) from None
-
-    def _ensure_warehouse(self, attempts: _Attempts, client: Any, name: str) -> int:
+    def _ensure_warehouse(self, attempts: Attempts, client: Any, name: str) -> int:
         """The WhId of the upload repository called `name`, creating the repository when missing."""
         from alibabacloud_cas20200407 import models
 

@@ -47,7 +47,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, quote
 
 from cryptography import x509
@@ -122,6 +122,8 @@ class FakeCas:
     certs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Identifier -> uploaded CA certificate, with its `Cert` PEM and `WhId`."""
     requests: list[RecordedRequest] = field(default_factory=list)
+    api_version: ClassVar[str] = API_VERSION
+    """The API version served (`tests.fake_pca.FakePca` serves the PCA's)."""
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -282,7 +284,7 @@ class FakeCas:
 
         if path != "/" or handler.command != "POST":
             return error(404, "InvalidAction.NotFound", f"{handler.command} {path} is not served here.")
-        if version != API_VERSION:
+        if version != self.api_version:
             return error(400, "InvalidVersion", f"Specified version {version!r} is not valid.")
         problem = self._check_signature(handler.command, path, query, headers, authorization)
         if problem is not None:

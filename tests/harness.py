@@ -23,6 +23,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tests.fake_pca import PcaAuthorities
 from tests.fakes.tls_provider import SECRET_OUTPUTS, FakeTlsProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +134,8 @@ class StackMocks(pulumi_mocks.Mocks):
     def __init__(self, tls: FakeTlsProvider | None = None, extra: dict[str, Callable] | None = None):
         self.tls = tls or FakeTlsProvider()
         self.extra = extra or {}
+        self.pca = PcaAuthorities()
+        """The private CA (PCA) that plays pulumi-alicloud's PCA CAs and the PCA certificate provider."""
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         if not args.custom:
@@ -146,6 +149,8 @@ class StackMocks(pulumi_mocks.Mocks):
                 if name in outputs:
                     outputs[name] = secret(outputs[name])
             return f"{args.name}-{secrets.token_hex(4)}", outputs
+        if self.pca.handles(args.typ, args.inputs):
+            return self.pca.mock(args.typ, args.inputs)
         if args.typ == "alicloud:cas/serviceCertificate:ServiceCertificate":
             return str(secrets.randbelow(10**8) + 10**7), dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource":

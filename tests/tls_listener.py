@@ -43,7 +43,7 @@ MUTUAL_TLS_SERVER = """
         ssl_certificate_key {root}/server.key;
         ssl_client_certificate {root}/ca.crt;
         ssl_verify_client on;
-        ssl_verify_depth 1;
+        ssl_verify_depth {verify_depth};
         ssl_protocols TLSv1.2 TLSv1.3;
         location / {{
 {location}
@@ -142,7 +142,9 @@ class MutualTlsNginx(Nginx):
         domain: str,
         location: str = ANSWER_WITH_SUBJECT,
         http: str = "",
+        verify_depth: int = 1,
     ):
+        """`verify_depth`: the client certificate and this many CAs above it (2 for a PCA's leaf, sub-CA, root)."""
         self.domain = domain
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "ca.crt").write_text(ca_pem)
@@ -150,7 +152,9 @@ class MutualTlsNginx(Nginx):
         (workdir / "server.key").write_text(server_key_pem)
         (workdir / "server.key").chmod(0o600)
         port = free_port()
-        server = MUTUAL_TLS_SERVER.format(root=workdir, port=port, domain=domain, location=location)
+        server = MUTUAL_TLS_SERVER.format(
+            root=workdir, port=port, domain=domain, location=location, verify_depth=verify_depth
+        )
         super().__init__(workdir, http + server, port=port)
 
     def curl(

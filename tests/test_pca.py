@@ -1,0 +1,304 @@
+"""The PCA certificate provider, driven with the real PCA SDK (`alibabacloud-cas20200630`) against a local fake.
+
+The provider's check/diff/create/read/update/delete are called directly (no engine); the SDK client is
+pointed at `tests/fake_pca.py` (127.0.0.1, protocol http), which verifies the request signature and signs
+CSRs with the CA keys it holds, as the PCA does. What it issues is then checked with the tools a strict
+peer uses: `openssl verify -x509_strict`, pkilint, and nginx requiring client certificates, called by curl.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from components.ca_registration import CasApiError, RetryPolicy
+from components.pca import REVOKED, PcaCertificateProvider, root_of
+from tests.fake_cas import LOST_ANSWER, THROTTLED, UNAVAILABLE, Fault
+from tests.fake_pca import FakePca
+from tests.tls_listener import MutualTlsNginx
+
+ACCESS_KEY = "LTAI-test-access-key"
+SECRET_KEY = "test-secret-key-never-in-state"
+DOMAIN = "coffee.example.com"
+LINT_PKIX_CERT = shutil.which("lint_pkix_cert", path=str(Path(sys.executable).parent)) or "lint_pkix_cert"
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(PcaCertificateProvider, "RETRY", RetryPolicy(deadline=5.0, base=0.001, cap=0.01))
+
+
+@pytest.fixture
+def pca(monkeypatch):
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALICLOUD_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ALICLOUD_ACCESS_KEY", ACCESS_KEY)
+    monkeypatch.setenv("ALICLOUD_SECRET_KEY", SECRET_KEY)
+    with FakePca(credentials={ACCESS_KEY: SECRET_KEY}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def issuer(pca) -> str:
+    return pca.pca.issuing_ca("alb-mtls test PCA root").identifier
+
+
+@pytest.fixture
+def provider() -> PcaCertificateProvider:
+    return PcaCertificateProvider()
+
+
+def request_for(common_name: str, dns_names: list[str] | None = None) -> tuple[str, ec.EllipticCurvePrivateKey]:
+    """A CSR as pulumi-tls's CertRequest makes it (CN, optional DNS SANs), and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    )
+    if dns_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode(), key
+
+
+def key_pem(key) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@pytest.fixture
+def props(pca, issuer) -> dict:
+    return {
+        "name": "client-alice",
+        "kind": "client",
+        "csr_pem": request_for("alice")[0],
+        "parent_identifier": issuer,
+        "days": 90,
+        "revoked": False,
+        "region": "cn-hangzhou",
+        "endpoint": pca.endpoint,
+        "protocol": "http",
+    }
+
+
+# -- issuing -----------------------------------------------------------------------------------
+
+
+def test_create_has_the_pca_sign_the_csr_with_the_chain(pca, provider, props, issuer):
+    result = provider.create(props)
+
+    (call,) = pca.calls("CreateClientCertificateWithCsr")
+    assert call.params["Csr"] == props["csr_pem"]
+    assert call.params["ParentIdentifier"] == issuer
+    assert call.params["Days"] == "90"
+    assert call.params["Immediately"] == "2"
+    assert call.access_key_id == ACCESS_KEY  # and the fake checked the signature with SECRET_KEY
+    assert result.id == result.outs["identifier"] and result.id in pca.pca.issued
+    leaf = x509.load_pem_x509_certificate(result.outs["cert_pem"].encode())
+    assert leaf.subject.rfc4514_string() == "CN=alice"
+    assert leaf.issuer == pca.pca.authorities[issuer].cert.subject
+    chain = x509.load_pem_x509_certificates(result.outs["chain_pem"].encode())
+    assert chain == pca.pca.authorities[issuer].chain()  # issuing CA, then the root
+    assert result.outs["status"] == "ISSUE"
+    assert result.outs["validity_end_time"] == leaf.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "PRIVATE KEY" not in repr(result.outs)
+
+
+def test_server_certificate_is_issued_for_the_domain(pca, provider, props):
+    csr, _ = request_for(DOMAIN, [DOMAIN])
+    result = provider.create({**props, "name": "server", "kind": "server", "csr_pem": csr})
+
+    (call,) = pca.calls("CreateServerCertificateWithCsr")
+    assert call.params["Domain"] == DOMAIN
+    leaf = x509.load_pem_x509_certificate(result.outs["cert_pem"].encode())
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    ) == [DOMAIN]
+    assert not pca.calls("CreateClientCertificateWithCsr")
+
+
+def test_check_refuses_a_private_key_and_names_the_input(provider, props):
+    _, key = request_for("alice")
+    result = provider.check({}, {**props, "csr_pem": key_pem(key), "days": 0, "kind": "ca"})
+    reasons = {f.property: f.reason for f in result.failures}
+    assert "private key" in reasons["csr_pem"]
+    assert "days" in reasons and "kind" in reasons
+
+
+def test_unknown_issuer_fails_at_once_naming_the_call(pca, provider, props):
+    with pytest.raises(CasApiError, match=r"CreateClientCertificateWithCsr failed: NotFound\.ParentIdentifier"):
+        provider.create({**props, "parent_identifier": "0" * 32})
+    assert len(pca.calls("CreateClientCertificateWithCsr")) == 1  # not retried
+
+
+# -- retries and idempotence -------------------------------------------------------------------
+
+
+def test_throttling_and_unavailability_are_retried(pca, provider, props):
+    pca.script("CreateClientCertificateWithCsr", THROTTLED, UNAVAILABLE)
+    result = provider.create(props)
+    assert [c.fault for c in pca.calls("CreateClientCertificateWithCsr")] == [
+        "400 Throttling.User",
+        "503 ServiceUnavailable",
+        None,
+    ]
+    assert list(pca.pca.issued) == [result.id]
+
+
+def test_an_issue_whose_answer_was_lost_is_adopted_not_repeated(pca, provider, props):
+    pca.script("CreateClientCertificateWithCsr", LOST_ANSWER)
+    result = provider.create(props)
+    assert len(pca.calls("CreateClientCertificateWithCsr")) == 1
+    assert list(pca.pca.issued) == [result.id]  # one certificate, the one the lost answer was about
+
+
+def test_the_same_csr_after_a_deletion_gets_a_new_certificate(pca, provider, props):
+    first = provider.create(props)
+    provider.delete(first.id, first.outs)
+    second = provider.create(props)
+    assert second.id != first.id
+    assert pca.pca.issued[first.id].status == REVOKED and pca.pca.issued[second.id].status == "ISSUE"
+    identifiers = [c.params["CustomIdentifier"] for c in pca.calls("CreateClientCertificateWithCsr")]
+    assert identifiers[1] == identifiers[0] + "-2"  # a custom identifier is never sent twice
+
+
+# -- revocation and deletion -------------------------------------------------------------------
+
+
+def test_revoking_is_an_update_that_calls_revoke_once(pca, provider, props):
+    created = provider.create(props)
+    news = {**props, "revoked": True}
+
+    diff = provider.diff(created.id, created.outs, news)
+    assert diff.changes and not diff.replaces
+    updated = provider.update(created.id, created.outs, news)
+    assert updated.outs["status"] == REVOKED
+    assert updated.outs["cert_pem"] == created.outs["cert_pem"]  # the same certificate, now revoked
+    assert [c.params["Identifier"] for c in pca.calls("CreateRevokeClientCertificate")] == [created.id]
+
+    provider.delete(created.id, updated.outs)  # removing a revoked client: nothing more to revoke
+    assert pca.pca.revocations == [created.id]
+
+
+def test_a_revocation_whose_answer_was_lost_is_not_repeated(pca, provider, props):
+    created = provider.create(props)
+    pca.script("CreateRevokeClientCertificate", LOST_ANSWER)
+    provider.update(created.id, created.outs, {**props, "revoked": True})
+    assert pca.pca.revocations == [created.id]
+    assert len(pca.calls("CreateRevokeClientCertificate")) == 1
+
+
+def test_deleting_revokes(pca, provider, props):
+    created = provider.create(props)
+    provider.delete(created.id, created.outs)
+    assert pca.pca.revocations == [created.id]
+
+
+def test_unrevoking_issues_a_new_certificate(provider, props):
+    olds = {**props, "revoked": True, "identifier": "x"}
+    assert "revoked" in provider.diff("x", olds, {**props, "revoked": False}).replaces
+
+
+def test_read_reports_status_and_a_certificate_gone_out_of_band(pca, provider, props):
+    created = provider.create(props)
+    pca.pca.revoke(created.id)  # revoked in the console
+    assert provider.read(created.id, created.outs).outs["status"] == REVOKED
+    del pca.pca.issued[created.id]
+    assert provider.read(created.id, created.outs).id == ""
+
+
+def test_forbidden_revocation_fails_naming_the_call(pca, provider, props):
+    created = provider.create(props)
+    pca.script("CreateRevokeClientCertificate", Fault.error("Forbidden.RAM", "User not authorized", 403))
+    with pytest.raises(CasApiError, match=r"CreateRevokeClientCertificate failed: Forbidden\.RAM"):
+        provider.delete(created.id, created.outs)
+
+
+# -- what a strict peer makes of it ------------------------------------------------------------
+
+
+@pytest.fixture
+def issued(pca, provider, props, tmp_path) -> Path:
+    """alice's and the server's certificates as files: leaf, chain, key, root."""
+    alice_csr, alice_key = request_for("alice")
+    server_csr, server_key = request_for(DOMAIN, [DOMAIN])
+    alice = provider.create({**props, "csr_pem": alice_csr}).outs
+    server = provider.create({**props, "name": "server", "kind": "server", "csr_pem": server_csr}).outs
+    (tmp_path / "root.crt").write_text(root_of(alice["chain_pem"]))
+    (tmp_path / "sub.crt").write_text(
+        alice["chain_pem"].split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+    )
+    for name, outs, key in (("alice", alice, alice_key), ("server", server, server_key)):
+        (tmp_path / f"{name}.leaf.crt").write_text(outs["cert_pem"])
+        (tmp_path / f"{name}.crt").write_text(outs["cert_pem"] + (tmp_path / "sub.crt").read_text())
+        (tmp_path / f"{name}.key").write_text(key_pem(key))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("name", "purpose"), [("alice", "sslclient"), ("server", "sslserver")])
+def test_issued_certificates_verify_strictly_against_the_chain(issued, name, purpose):
+    done = subprocess.run(
+        ["openssl", "verify", "-x509_strict", "-purpose", purpose, "-CAfile", str(issued / "root.crt"),
+         "-untrusted", str(issued / "sub.crt"), str(issued / f"{name}.leaf.crt")],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["alice.leaf", "server.leaf", "sub", "root"])
+def test_pkilint_reports_nothing(issued, name):
+    done = subprocess.run(
+        [LINT_PKIX_CERT, "lint", "-s", "WARNING", str(issued / f"{name}.crt")],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_curl_through_nginx_trusting_the_pca_root_gets_200(issued, tmp_path_factory):
+    with MutualTlsNginx(
+        tmp_path_factory.mktemp("nginx"),
+        ca_pem=(issued / "root.crt").read_text(),
+        server_cert_pem=(issued / "server.crt").read_text(),
+        server_key_pem=(issued / "server.key").read_text(),
+        domain=DOMAIN,
+        verify_depth=2,
+    ) as nginx:
+        response = nginx.curl(cert=issued / "alice.crt", key=issued / "alice.key", cacert=issued / "root.crt")
+        assert response.status == 200, response
+        assert "CN=alice" in response.body
+        assert nginx.curl(cacert=issued / "root.crt").status != 200  # no client certificate: refused
+
+
+def test_the_serialized_provider_holds_no_credentials_and_loads_in_the_provider_process(pca, props, monkeypatch):
+    """`pulumi.dynamic` pickles the provider into the state: a reference to this module, no key, no secret."""
+    import base64
+    import json
+    import os
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    serialized = serialize_provider(PcaCertificateProvider())
+    payload = base64.b64decode(serialized)
+    assert ACCESS_KEY.encode() not in payload and SECRET_KEY.encode() not in payload
+    script = (
+        "import base64, json, sys, dill\n"
+        "job = json.load(sys.stdin)\n"
+        "provider = dill.loads(base64.b64decode(job['provider']))\n"
+        "result = provider.check({}, job['inputs'])\n"
+        "print(json.dumps([type(provider).__name__, [f.property for f in result.failures]]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    job = json.dumps({"provider": serialized, "inputs": {**props, "days": 0}})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=job, cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["PcaCertificateProvider", ["days"]]
