@@ -8,6 +8,7 @@ to convergence without a duplicate CA certificate in the account.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,6 +22,22 @@ from tests.fake_cas import LOST_ANSWER, FakeCas
 from tests.test_engine_lifecycle import RENDERED, configure
 
 pytestmark = pytest.mark.engine
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def readme_recovery_commands() -> list[str]:
@@ -56,7 +73,13 @@ def test_sigkilled_up_converges_with_the_readme_commands(tmp_path: Path):
             time.sleep(2)
             assert up.poll() is None
         finally:
-            os.killpg(up.pid, signal.SIGKILL)  # the CLI and every plugin it started
+            # SIGKILL the CLI as a lost machine would, then its plugins (the engine starts each in a
+            # process group of its own), so that nothing of this run is left behind.
+            plugins = descendants(up.pid)
+            os.killpg(up.pid, signal.SIGKILL)
+            for pid in plugins:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             up.wait()
         fake.up()
 
