@@ -47,18 +47,6 @@ def ids(resources: dict[str, dict]) -> list[str]:
     return sorted(r["id"] for r in resources.values() if r.get("id"))
 
 
-@pytest.fixture
-def fake_cas():
-    with FakeCas(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def workspace(tmp_path):
-    require_engine()
-    return EngineWorkspace(tmp_path)
-
-
 def test_old_stack_moves_to_package_tokens_without_replacement(
     workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
 ):

@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.engine.plugin import NOW_VARIABLE
-from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace, require_engine
+from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace
 from tests.fake_cas import FakeCas
 from tests.tls_listener import MutualTlsNginx
 
@@ -50,18 +50,6 @@ def readme_config_commands() -> str:
     lines = [line for line in block.group(1).splitlines() if line.startswith("pulumi config set")]
     assert lines, "the README's Configuration example block holds no `pulumi config set` command"
     return "\n".join(lines)
-
-
-@pytest.fixture
-def fake_cas():
-    with FakeCas(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def workspace(tmp_path):
-    require_engine()
-    return EngineWorkspace(tmp_path)
 
 
 def configure(ws: EngineWorkspace, fake: FakeCas, render: Path) -> None:
@@ -99,6 +87,20 @@ def server_key(fake: FakeCas, cert_id: int) -> str:
 def operations(ws: EngineWorkspace, *args: str, env: dict[str, str] | None = None) -> dict[str, str]:
     """URN -> planned operation (other than `same`) of `pulumi preview --json ARGS`."""
     return ws.changes(ws.pulumi("preview", "--json", *args, env=env).stdout)
+
+
+def hand_out(ws: EngineWorkspace, client: str, directory: Path) -> Path:
+    """`scripts/client-cert CLIENT DIRECTORY` in the project, reading `pulumi stack output` as a user's would."""
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(CLIENT_CERT), client, str(directory)],
+        cwd=ws.project,
+        env=ws.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return directory
 
 
 def managed(ws: EngineWorkspace) -> dict[str, dict]:
@@ -181,32 +183,14 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
         server_key_pem=key,
         domain="coffee.example.com",
     ) as nginx:
-        done = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), str(CLIENT_CERT), "alice", str(tmp_path / "alice")],
-            cwd=ws.project,
-            env=ws.env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        alice = tmp_path / "alice"
+        alice = hand_out(ws, "alice", tmp_path / "alice")
         ok = nginx.curl(cert=alice / "alice.crt", key=alice / "alice.key", cacert=alice / "ca.crt")
         assert ok.status == 200, ok
         refused = nginx.curl(cacert=alice / "ca.crt")
         assert refused.status == 400 and "No required SSL certificate was sent" in refused.body, refused
 
         # The partner gets its certificate and the CA, no key, and calls with the key it kept.
-        done = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), str(CLIENT_CERT), "partner-a", str(tmp_path / "handed")],
-            cwd=ws.project,
-            env=ws.env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        handed = tmp_path / "handed"
+        handed = hand_out(ws, "partner-a", tmp_path / "handed")
         assert sorted(p.name for p in handed.iterdir()) == ["ca.crt", "partner-a.crt"]
         ok = nginx.curl(cert=handed / "partner-a.crt", key=partner / "partner-a.key", cacert=handed / "ca.crt")
         assert ok.status == 200, ok
