@@ -64,6 +64,7 @@ if config.ca.source == "pca":
             PcaClientCertificateArgs(
                 issuer_identifier=authority.issuer_identifier,
                 validity_days=client.validity_days,
+                early_renewal_days=client.early_renewal_days,
                 key=client.key,
                 client_name=client.name,
                 revoked=client.revoked,
@@ -80,6 +81,7 @@ if config.ca.source == "pca":
             PcaServerCertificateArgs(
                 issuer_identifier=authority.issuer_identifier,
                 validity_days=stack_config.SERVER_VALIDITY_DAYS,
+                early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
                 key=stack_config.pca_server_key(config.ca.key),
                 domain=config.domain,
                 **pca_api,

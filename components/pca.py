@@ -60,7 +60,7 @@ from components.ca_registration import (
     call_api,
     sdk_config,
 )
-from components.pki import ClientCertificate, KeySpec, Subject, _private_key, component_options
+from components.pki import ClientCertificate, KeySpec, Subject, _private_key, component_options, parse_rfc3339
 
 REVOKED = "REVOKE"
 """The `Status` DescribeClientCertificate / ListClientCertificate report for a revoked certificate."""
@@ -92,11 +92,27 @@ def _pem(cert: x509.Certificate) -> str:
 class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
     """CRUD for one certificate the PCA issues from a CSR."""
 
-    INPUTS = ("name", "kind", "csr_pem", "parent_identifier", "days", "revoked", "region", "endpoint", "protocol")
+    INPUTS = (
+        "name",
+        "kind",
+        "csr_pem",
+        "parent_identifier",
+        "days",
+        "early_renewal_days",
+        "revoked",
+        "region",
+        "endpoint",
+        "protocol",
+    )
     """Input properties, in the order they are reported."""
     REPLACE_ON = ("name", "kind", "csr_pem", "parent_identifier", "days", "region")
     """Inputs whose change means a new certificate (the PCA cannot change an issued one)."""
-    DEFAULTS: ClassVar[dict[str, Any]] = {"kind": "client", "revoked": False, "protocol": "https"}
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "kind": "client",
+        "early_renewal_days": 0,
+        "revoked": False,
+        "protocol": "https",
+    }
     KINDS = ("client", "server")
     PAGE_SIZE = 50
     RETRY: ClassVar[RetryPolicy] = RetryPolicy()
@@ -120,6 +136,11 @@ class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
         replaces = [k for k in changed if k in self.REPLACE_ON]
         if olds.get("revoked") and "revoked" in changed and not _unknown(news.get("revoked")):
             replaces.append("revoked")  # a revoked certificate stays revoked: un-revoking issues a new one
+        if not replaces and not olds.get("revoked") and news.get("revoked") is False and self._due(olds, news):
+            # Early renewal, as pulumi-tls's: inside the window (or expired) the certificate is issued anew
+            # (create, then revoke the old one). A revoked certificate is never renewed.
+            replaces.append("validity_end_time")
+            changed.append("validity_end_time")
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
@@ -131,9 +152,10 @@ class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
         def adopt_or_issue() -> Any:
             # Every attempt looks first: an issue whose answer was lost must not be repeated.
             issued = self._find_issued(client, base)
-            live = [c for c in issued if c.status != REVOKED]
-            if live:
-                return self._describe(client, live[0].identifier)
+            for candidate in [c for c in issued if c.status != REVOKED]:
+                found = self._describe(client, candidate.identifier)
+                if not self._due(found, props):  # one being renewed is not adopted by its renewal
+                    return found
             custom_identifier = base if not issued else f"{base}-{len(issued) + 1}"
             return self._issue(client, props, custom_identifier)
 
@@ -174,6 +196,16 @@ class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         client = self._client({**self.DEFAULTS, **props})
         Attempts(self.RETRY).run(lambda: self._revoke(client, id_))
+
+    @staticmethod
+    def _due(state: dict[str, Any], props: dict[str, Any]) -> bool:
+        """Whether the certificate in `state` is inside its early-renewal window (`early_renewal_days` before
+        its end, or past it)."""
+        end, days = state.get("validity_end_time"), props.get("early_renewal_days") or 0
+        if not isinstance(end, str) or _unknown(days):
+            return False
+        ends = parse_rfc3339(end)
+        return dt.datetime.now(dt.UTC) >= ends - dt.timedelta(days=int(days))
 
     # -- PCA calls -------------------------------------------------------------------------------
 
@@ -295,9 +327,15 @@ class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
             return []
         if prop == "revoked":
             return [] if isinstance(value, bool) else [f"revoked must be true or false, got {value!r}"]
-        if prop == "days":
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and int(value) == value and value >= 1
-            return [] if ok else [f"days must be a whole number of days, at least 1, got {value!r}"]
+        if prop in ("days", "early_renewal_days"):
+            least = 1 if prop == "days" else 0
+            ok = (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and int(value) == value
+                and value >= least
+            )
+            return [] if ok else [f"{prop} must be a whole number of days, at least {least}, got {value!r}"]
         if not isinstance(value, str) or not value.strip():
             return [f"{prop} is required and must be a non-empty string, got {value!r}"]
         if prop == "kind" and value not in PcaCertificateProvider.KINDS:
@@ -326,6 +364,8 @@ class PcaCertificateArgs:
     """The issuing sub-CA's PCA identifier."""
     days: pulumi.Input[int]
     """Validity, days (the PCA caps it at the sub-CA's own end)."""
+    early_renewal_days: pulumi.Input[int]
+    """Issue anew this many days before the end (on the next `pulumi up` or preview inside the window)."""
     region: pulumi.Input[str]
     """The Certificate Management API region (cn-hangzhou on the China site, ap-southeast-1 international)."""
     kind: pulumi.Input[str] = "client"
@@ -363,6 +403,7 @@ class PcaCertificate(pulumi.dynamic.Resource):
             "csr_pem": args.csr_pem,
             "parent_identifier": args.parent_identifier,
             "days": args.days,
+            "early_renewal_days": args.early_renewal_days,
             "revoked": args.revoked,
             "region": args.region,
             "endpoint": args.endpoint,
@@ -450,6 +491,8 @@ class PcaIssuedArgs:
     """The issuing sub-CA's PCA identifier."""
     validity_days: int
     """How long the certificate is valid."""
+    early_renewal_days: int
+    """Issue anew this many days before expiry."""
     key: KeySpec
     """The certificate key's algorithm and size (of the generated key, or of the CSR's)."""
     region: str
@@ -530,6 +573,7 @@ class _PcaIssued(pulumi.ComponentResource):
                 csr_pem=request,
                 parent_identifier=args.issuer_identifier,
                 days=args.validity_days,
+                early_renewal_days=args.early_renewal_days,
                 revoked=revoked,
                 region=args.region,
                 endpoint=args.endpoint,

@@ -8,6 +8,7 @@ peer uses: `openssl verify -x509_strict`, pkilint, and nginx requiring client ce
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -219,6 +220,36 @@ def test_forbidden_revocation_fails_naming_the_call(pca, provider, props):
     pca.script("CreateRevokeClientCertificate", Fault.error("Forbidden.RAM", "User not authorized", 403))
     with pytest.raises(CasApiError, match=r"CreateRevokeClientCertificate failed: Forbidden\.RAM"):
         provider.delete(created.id, created.outs)
+
+
+# -- early renewal -----------------------------------------------------------------------------
+
+
+def ends_in(days: float) -> str:
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    return end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("ends", "window", "revoked", "renewed"),
+    [(10, 30, False, True), (-1, 0, False, True), (40, 30, False, False), (10, 30, True, False)],
+)
+def test_inside_the_early_renewal_window_a_certificate_is_replaced(provider, props, ends, window, revoked, renewed):
+    news = {**props, "early_renewal_days": window, "revoked": revoked}
+    olds = {**news, "identifier": "x", "validity_end_time": ends_in(ends)}
+    diff = provider.diff("x", olds, news)
+    assert (diff.replaces == ["validity_end_time"]) is renewed and diff.changes is renewed
+    assert not diff.delete_before_replace  # the new one is issued before the old one is revoked
+
+
+def test_a_renewal_issues_anew_instead_of_adopting_the_certificate_it_renews(pca, provider, props):
+    first = provider.create({**props, "days": 10})
+    renewal = provider.create({**props, "days": 10, "early_renewal_days": 30})  # the engine's replace: create ...
+    assert renewal.id != first.id
+    provider.delete(first.id, first.outs)  # ... then delete the old one: revoked
+    assert pca.pca.issued[renewal.id].status == "ISSUE" and pca.pca.revocations == [first.id]
+    again = provider.create({**props, "days": 10, "early_renewal_days": 5})  # a retry outside the window adopts
+    assert again.id == renewal.id
 
 
 # -- what a strict peer makes of it ------------------------------------------------------------
