@@ -234,7 +234,41 @@ class CaCertificateRegistrationArgs:
     """`https` (default) or `http` (for a local test endpoint only)."""
 
 
-class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
+class CheckedProvider(pulumi.dynamic.ResourceProvider):
+    """check and diff of this project's dynamic providers, from three class attributes: `DEFAULTS` fill
+    unset inputs, `_problems(prop, value)` checks each of `INPUTS` that is known, and a changed input in
+    `REPLACE_ON` replaces the resource (the new one first) while any other change is an update."""
+
+    INPUTS: ClassVar[tuple[str, ...]] = ()
+    REPLACE_ON: ClassVar[tuple[str, ...]] = ()
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    @staticmethod
+    def _problems(prop: str, value: Any) -> list[str]:
+        return []
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        inputs = {**self.DEFAULTS, **{k: v for k, v in news.items() if v is not None}}
+        failures = [
+            pulumi.dynamic.CheckFailure(prop, reason)
+            for prop in self.INPUTS
+            if not _unknown(inputs.get(prop))
+            for reason in self._problems(prop, inputs.get(prop))
+        ]
+        return pulumi.dynamic.CheckResult(inputs, failures)
+
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+        """(the new inputs with defaults, the changed inputs, those of them that replace the resource)."""
+        news = {**self.DEFAULTS, **news}
+        changed = [k for k in self.INPUTS if _unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        return news, changed, [k for k in changed if k in self.REPLACE_ON]
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        _, changed, replaces = self.changes(olds, news)
+        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+
+class CaCertificateProvider(CheckedProvider):
     """CRUD for one CA certificate uploaded to a CAS certificate repository."""
 
     INPUTS = ("certificate_pem", "name", "region", "warehouse_name", "endpoint", "protocol")
@@ -252,22 +286,6 @@ class CaCertificateProvider(pulumi.dynamic.ResourceProvider):
     """Retries of throttling, 5xx and transport failures (tests set a short one)."""
 
     # -- lifecycle -------------------------------------------------------------------------------
-
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        inputs = {**self.DEFAULTS, **{k: v for k, v in news.items() if v is not None}}
-        failures = [
-            pulumi.dynamic.CheckFailure(prop, reason)
-            for prop in self.INPUTS
-            if not _unknown(inputs.get(prop))
-            for reason in self._problems(prop, inputs.get(prop))
-        ]
-        return pulumi.dynamic.CheckResult(inputs, failures)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        news = {**self.DEFAULTS, **news}
-        changed = [k for k in self.INPUTS if _unknown(news.get(k)) or olds.get(k) != news.get(k)]
-        replaces = [k for k in changed if k in self.REPLACE_ON]
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         from alibabacloud_cas20200407 import models

@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives import serialization
 from components.ca_registration import (
     Attempts,
     CasApiError,
+    CheckedProvider,
     RetryPolicy,
     _unknown,
     call_api,
@@ -89,7 +90,7 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
+class PcaCertificateProvider(CheckedProvider):
     """CRUD for one certificate the PCA issues from a CSR."""
 
     INPUTS = (
@@ -120,20 +121,8 @@ class PcaCertificateProvider(pulumi.dynamic.ResourceProvider):
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        inputs = {**self.DEFAULTS, **{k: v for k, v in news.items() if v is not None}}
-        failures = [
-            pulumi.dynamic.CheckFailure(prop, reason)
-            for prop in self.INPUTS
-            if not _unknown(inputs.get(prop))
-            for reason in self._problems(prop, inputs.get(prop))
-        ]
-        return pulumi.dynamic.CheckResult(inputs, failures)
-
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        news = {**self.DEFAULTS, **news}
-        changed = [k for k in self.INPUTS if _unknown(news.get(k)) or olds.get(k) != news.get(k)]
-        replaces = [k for k in changed if k in self.REPLACE_ON]
+        news, changed, replaces = self.changes(olds, news)
         if olds.get("revoked") and "revoked" in changed and not _unknown(news.get("revoked")):
             replaces.append("revoked")  # a revoked certificate stays revoked: un-revoking issues a new one
         if not replaces and not olds.get("revoked") and news.get("revoked") is False and self._due(olds, news):
