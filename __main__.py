@@ -44,6 +44,25 @@ kubernetes = (
     else None
 )
 
+
+def issued_to(client: stack_config.ClientSettings) -> dict:
+    """What a client's certificate takes whichever CA issues it (the CA's own fields are added below)."""
+    return {
+        "validity_days": client.validity_days,
+        "early_renewal_days": client.early_renewal_days,
+        "key": client.key,
+        "client_name": client.name,
+        "revoked": client.revoked,
+        "csr_pem": client.csr_pem,
+    }
+
+
+server_issued = {
+    "validity_days": stack_config.SERVER_VALIDITY_DAYS,
+    "early_renewal_days": stack_config.SERVER_EARLY_RENEWAL_DAYS,
+    "domain": config.domain,
+}
+
 if config.ca.source == "pca":
     # The CAs live in the PCA and issue every certificate from a CSR: no CA key anywhere in the stack.
     authority = PcaAuthority(
@@ -61,16 +80,7 @@ if config.ca.source == "pca":
     clients = {
         client.name: PcaClientCertificate(
             f"client-{client.name}",
-            PcaClientCertificateArgs(
-                issuer_identifier=authority.issuer_identifier,
-                validity_days=client.validity_days,
-                early_renewal_days=client.early_renewal_days,
-                key=client.key,
-                client_name=client.name,
-                revoked=client.revoked,
-                csr_pem=client.csr_pem,
-                **pca_api,
-            ),
+            PcaClientCertificateArgs(issuer_identifier=authority.issuer_identifier, **pca_api, **issued_to(client)),
         )
         for client in config.clients
     }
@@ -80,11 +90,9 @@ if config.ca.source == "pca":
             "server",
             PcaServerCertificateArgs(
                 issuer_identifier=authority.issuer_identifier,
-                validity_days=stack_config.SERVER_VALIDITY_DAYS,
-                early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
                 key=stack_config.pca_server_key(config.ca.key),
-                domain=config.domain,
                 **pca_api,
+                **server_issued,
             ),
         )
     # The trust anchor clients (and curl) use: the root at the end of the chain the PCA reports.
@@ -100,14 +108,7 @@ else:
         client.name: ClientCertificate(
             f"client-{client.name}",
             ClientCertificateArgs(
-                ca_cert_pem=ca.cert_pem,
-                ca_private_key_pem=ca.key.private_key_pem,
-                validity_days=client.validity_days,
-                early_renewal_days=client.early_renewal_days,
-                key=client.key,
-                client_name=client.name,
-                revoked=client.revoked,
-                csr_pem=client.csr_pem,
+                ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.key.private_key_pem, **issued_to(client)
             ),
         )
         for client in config.clients
@@ -119,10 +120,8 @@ else:
             ServerCertificateArgs(
                 ca_cert_pem=ca.cert_pem,
                 ca_private_key_pem=ca.key.private_key_pem,
-                validity_days=stack_config.SERVER_VALIDITY_DAYS,
-                early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
                 key=stack_config.SERVER_KEY,
-                domain=config.domain,
+                **server_issued,
             ),
         )
 
