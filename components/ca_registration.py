@@ -14,9 +14,13 @@ is a Pulumi dynamic provider over the official SDK (`alibabacloud-cas20200407`, 
 - delete: DeletePCACert; a certificate already gone (ListCert no longer shows it) counts as deleted.
   The repository stays: it is found by name, so other registrations (in this stack or others) share it
   and upload into it; deleting it under them would break them.
-- diff: a new certificate, name, repository or region replaces the registration (create the new one,
-  then delete the old one, so the listener never points at a deleted CA); a new endpoint or protocol
-  only changes how CAS is reached and is stored without an API call.
+- diff: a new certificate, repository or region replaces the registration (create the new one, then
+  delete the old one, so the listener never points at a deleted CA); a new endpoint or protocol only
+  changes how CAS is reached, and a new name for the same certificate is only recorded: both are stored
+  without an API call (CAS has no call that renames an uploaded CA certificate, so the console keeps the
+  old name). A rename is not a replacement because the new registration would find the old upload (the
+  same certificate, under a name its keyword search matches), adopt it, and the old one's delete would
+  then remove the certificate the listener uses.
 - read (`pulumi refresh`): looks the identifier up with ListCert; gone means deleted out of band.
 - check: the PEM must parse as certificates, each a CA (BasicConstraints CA:TRUE), and hold no key.
 
@@ -273,7 +277,7 @@ class CaCertificateProvider(CheckedProvider):
 
     INPUTS = ("certificate_pem", "name", "region", "warehouse_name", "endpoint", "protocol")
     """Input properties, in the order they are reported."""
-    REPLACE_ON = ("certificate_pem", "name", "warehouse_name", "region")
+    REPLACE_ON = ("certificate_pem", "warehouse_name", "region")
     """Inputs whose change means a new registration (CAS has no call that changes an uploaded one)."""
     DEFAULTS: ClassVar[dict[str, str]] = {"warehouse_name": "alb-mtls", "protocol": "https"}
     WAREHOUSE_TYPE = "uploadedAuthorityCertificate"
@@ -322,7 +326,7 @@ class CaCertificateProvider(CheckedProvider):
         return pulumi.dynamic.ReadResult(id_, self._outs(props, id_, warehouse_id))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        # Only endpoint/protocol reach here (diff replaces on everything else): nothing changes in CAS.
+        # Only endpoint, protocol and name reach here (diff replaces on everything else): nothing changes in CAS.
         return pulumi.dynamic.UpdateResult(self._outs({**self.DEFAULTS, **news}, id_, olds.get("warehouse_id")))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

@@ -510,12 +510,11 @@ def test_diff_without_changes(provider, olds):
         {"certificate_pem": "new-pem"},
         {"certificate_pem": UNKNOWN},
         {"certificate_pem": pulumi.output.Unknown()},
-        {"name": "renamed"},
         {"warehouse_name": "other"},
         {"region": "ap-southeast-1"},
     ],
 )
-def test_diff_replaces_on_a_new_certificate_name_repository_or_region(provider, olds, change):
+def test_diff_replaces_on_a_new_certificate_repository_or_region(provider, olds, change):
     diff = provider.diff(olds["identifier"], olds, _news(olds, **change))
 
     assert diff.changes is True
@@ -523,8 +522,11 @@ def test_diff_replaces_on_a_new_certificate_name_repository_or_region(provider, 
     assert diff.delete_before_replace is False  # the new registration exists before the old one goes
 
 
-@pytest.mark.parametrize("change", [{"endpoint": "cas-vpc.cn-hangzhou.aliyuncs.com"}, {"protocol": "http"}])
-def test_diff_updates_in_place_on_a_new_endpoint_or_protocol(provider, olds, change):
+@pytest.mark.parametrize(
+    "change",
+    [{"endpoint": "cas-vpc.cn-hangzhou.aliyuncs.com"}, {"protocol": "http"}, {"name": "alb-client-ca"}],
+)
+def test_diff_updates_in_place_on_a_new_endpoint_protocol_or_name(provider, olds, change):
     diff = provider.diff(olds["identifier"], olds, _news(olds, **change))
 
     assert diff.changes is True
@@ -742,3 +744,21 @@ def test_resource_registers_its_inputs_and_resolves_the_identifier(ca_pem):
         return pulumi.Output.all(registration.identifier, registration.warehouse_id, registration.id).apply(check)
 
     run()
+
+
+def test_renaming_keeps_the_uploaded_certificate_the_listener_uses(cas, provider, props):
+    """A rename whose new name is part of the old (what CAS's keyword search matches) must not end with
+    the certificate deleted: as a replacement, the new registration would adopt the old upload and the
+    old one's delete would remove it."""
+    created = provider.create({**props, "name": "prod-alb-mtls-client-ca"})
+    state = {**props, "name": "prod-alb-mtls-client-ca", **created.outs}
+    renamed = {**props, "name": "alb-mtls-client-ca"}
+
+    diff = provider.diff(created.id, state, renamed)
+    assert diff.replaces == []
+    updated = provider.update(created.id, state, renamed)
+
+    assert updated.outs["identifier"] == created.id
+    assert updated.outs["name"] == "alb-mtls-client-ca"
+    assert [c["identifier"] for c in cas.ca_certificates()] == [created.id]
+    assert cas.calls("DeletePCACert") == [] and len(cas.calls("UploadPCACert")) == 1
