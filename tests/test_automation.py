@@ -30,7 +30,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, ENGINE_FAKES, require_engine
+from tests.engine.workspace import ACCESS_KEY, ENGINE_BIN, engine_env, require_engine
 from tests.fake_cas import FakeCas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,16 +185,7 @@ def throwaway_stack(tmp_path: Path, doubles: Doubles | None = None) -> Iterator[
     }
     command = None
     if doubles is not None:
-        env |= {
-            "PATH": os.pathsep.join(
-                [str(ENGINE_FAKES), str(ENGINE_BIN), str(ROOT / ".venv" / "bin"), os.environ["PATH"]]
-            ),
-            "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "ALICLOUD_ACCESS_KEY": ACCESS_KEY[0],
-            "ALICLOUD_SECRET_KEY": ACCESS_KEY[1],
-            "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
-        }
+        env |= engine_env(tmp_path / "pulumi-home") | {"KUBECONFIG": str(tmp_path / "no-kubeconfig")}
         installed = shutil.which("pulumi")
         command = auto.PulumiCommand(root=str(Path(installed).parent.parent if installed else ENGINE_BIN.parent))
     name = f"it-{secrets.token_hex(4)}"

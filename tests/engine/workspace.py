@@ -45,6 +45,19 @@ def require_engine() -> None:
         pytest.skip(message)
 
 
+def engine_env(pulumi_home: Path) -> dict[str, str]:
+    """What any run on the built engine needs: its binaries and the provider doubles first on PATH, its
+    own plugin cache with downloads off, and the access key the fake Certificate Management accepts."""
+    path = os.pathsep.join([str(ENGINE_FAKES), str(ENGINE_BIN), str(ROOT / ".venv" / "bin"), os.environ["PATH"]])
+    return {
+        "PATH": path,
+        "PULUMI_HOME": str(pulumi_home),
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "ALICLOUD_ACCESS_KEY": ACCESS_KEY[0],
+        "ALICLOUD_SECRET_KEY": ACCESS_KEY[1],
+    }
+
+
 @dataclass
 class EngineWorkspace:
     """A copy of the program in `root`, with its own state backend and Pulumi home."""
@@ -67,19 +80,14 @@ class EngineWorkspace:
 
     def env(self, **overrides: str) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KUBECONFIG", "ALICLOUD_"))}
-        path = os.pathsep.join([str(ENGINE_FAKES), str(ENGINE_BIN), str(ROOT / ".venv" / "bin"), keep.get("PATH", "")])
         return {
             **keep,
-            "PATH": path,
+            **engine_env(self.home / ".pulumi"),
             "HOME": str(self.home),
-            "PULUMI_HOME": str(self.home / ".pulumi"),
             "PULUMI_BACKEND_URL": f"file://{self.state}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_SKIP_CONFIRMATIONS": "true",
-            "ALICLOUD_ACCESS_KEY": ACCESS_KEY[0],
-            "ALICLOUD_SECRET_KEY": ACCESS_KEY[1],
             **self.extra_env,
             **overrides,
         }
