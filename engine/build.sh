@@ -11,9 +11,13 @@
 #   pulumi-language-python      a stand-in written in Python (tests/engine/language_host.py): the Go
 #                               module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 #                               is not served by the module proxy here (403 for every version tried)
-#   pulumi-language-yaml        the real YAML language host (github.com/pulumi/pulumi-yaml), for examples/yaml;
-#                               the nodejs host's module (sdk/nodejs/cmd/pulumi-language-nodejs/v3) is not
-#                               served (403 for every version), so examples/typescript is not played here
+#   pulumi-language-yaml        the real YAML language host (github.com/pulumi/pulumi-yaml), for examples/yaml
+#   pulumi-language-nodejs      a stand-in written in Python (tests/engine/nodejs_language_host.py), for
+#                               examples/typescript: the module sdk/nodejs/cmd/pulumi-language-nodejs/v3 is
+#                               not served (403 for every version); programs run under @pulumi/pulumi's own
+#                               cmd/run from npm
+#   pulumi-gen-nodejs           Pulumi's Node.js SDK generator (pkg/v3/codegen/nodejs, engine/cli/gen-nodejs),
+#                               which that stand-in runs for `pulumi package add`
 #   ../fakes/pulumi-resource-tls, ../fakes/pulumi-resource-alicloud
 #                               provider plugins in Python (tests/engine/) playing the Terraform-bridged
 #                               providers, whose Go modules the proxy does not serve; kept out of
@@ -39,8 +43,9 @@ stamp() { cat "$@" | sha256sum | cut -c1-16; }
 # build NAME DIR PACKAGE LDFLAGS TAGS: go build in wrapper module DIR unless its inputs are unchanged.
 build() {
   local name=$1 dir=$2 package=$3 ldflags=$4 tags=$5
-  local want have=""
-  want=$(stamp "$dir"/go.mod "$dir"/go.sum "$dir"/*.go <(echo "$ldflags $tags $(go version)"))
+  local want have="" sources=("$dir"/*.go)
+  [[ $package == ./?* ]] && sources+=("$dir/$package"/*.go)   # a command of the wrapper module's own
+  want=$(stamp "$dir"/go.mod "$dir"/go.sum "${sources[@]}" <(echo "$ldflags $tags $(go version)"))
   [ -f "$bin/.$name.stamp" ] && have=$(cat "$bin/.$name.stamp")
   if [ -x "$bin/$name" ] && [ "$want" = "$have" ]; then
     echo "engine: $name is up to date"
@@ -82,7 +87,11 @@ build pulumi-resource-kubernetes "$root/engine/kubernetes" . \
 # 4. The YAML language host (examples/yaml runs with it), from the github.com/pulumi/pulumi-yaml module.
 build pulumi-language-yaml "$root/engine/yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml "" ""
 
-# 5. Plugins written in Python: launchers that run them with the project's virtualenv.
+# 5. Pulumi's Node.js SDK generator (pkg/v3/codegen/nodejs), which the Node.js language host stand-in calls
+#    for GeneratePackage (`pulumi package add` from examples/typescript); same module and versions as the CLI.
+build pulumi-gen-nodejs "$root/engine/cli" ./gen-nodejs "" ""
+
+# 6. Plugins written in Python: launchers that run them with the project's virtualenv.
 launcher() {
   local dir=$1 name=$2 module=$3
   cat > "$dir/$name" <<EOF
@@ -93,6 +102,7 @@ EOF
   chmod 0755 "$dir/$name"
 }
 launcher "$bin" pulumi-language-python tests.engine.language_host
+launcher "$bin" pulumi-language-nodejs tests.engine.nodejs_language_host
 launcher "$fakes" pulumi-resource-tls tests.engine.tls_plugin
 launcher "$fakes" pulumi-resource-alicloud tests.engine.alicloud_plugin
 
@@ -101,6 +111,8 @@ echo "  pulumi                      $("$bin/pulumi" version)"
 echo "  pulumi-resource-kubernetes  $KUBERNETES_VERSION ($(cd "$root/engine/kubernetes" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-kubernetes/provider/v4))"
 echo "  language host scripts       sdk/v3 $(cd "$root/engine/cli" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3)"
 echo "  pulumi-language-python      Python stand-in (tests/engine/language_host.py)"
+echo "  pulumi-language-nodejs      Python stand-in (tests/engine/nodejs_language_host.py), node $(node --version 2>/dev/null || echo 'not installed')"
+echo "  pulumi-gen-nodejs           pkg/v3 $PULUMI_VERSION codegen/nodejs"
 echo "  pulumi-language-yaml        $(cd "$root/engine/yaml" && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-yaml)"
 echo "  fakes/pulumi-resource-tls   Python plugin (tests/engine/tls_plugin.py)"
 echo "  fakes/pulumi-resource-alicloud Python plugin (tests/engine/alicloud_plugin.py)"

@@ -38,7 +38,8 @@ from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 ENGINE_BIN = Path(__file__).resolve().parents[2] / ".engine" / "bin"
 BAIL_EXIT_CODE = 32
-"""pulumi-language-python-exec exits with this after printing a message the user can act on."""
+"""pulumi-language-python-exec (and @pulumi/pulumi's cmd/run) exits with this after printing a message the
+user can act on."""
 
 _PLUGINS_OF_INSTALLED_PACKAGES = """
 import json, importlib.metadata as md
@@ -173,12 +174,7 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             return language_pb2.RunResponse(error=str(error))
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
-        code = subprocess.run(command, check=False, env=env, cwd=info.program_directory or None).returncode
-        if code == 0:
-            return language_pb2.RunResponse()
-        if code == BAIL_EXIT_CODE:
-            return language_pb2.RunResponse(bail=True)
-        return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {code}")
+        return run_response(subprocess.run(command, check=False, env=env, cwd=info.program_directory or None))
 
     def RunPlugin(self, request, context):
         command, env = python_command(virtualenv(request.info, default="venv"), request.info.program_directory)
@@ -198,14 +194,9 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             python = str(venv / "bin" / "python") if venv is not None else sys.executable
             steps.append([python, "-m", "pip", "install", "-r", str(program / "requirements.txt")])
         for step in steps:
-            code = 0
-            for item in _stream(step, dict(os.environ), str(program), language_pb2.InstallDependenciesResponse):
-                if isinstance(item, int):
-                    code = item
-                else:
-                    yield item
-            if code != 0:
-                context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(step)} exited with code {code}")
+            yield from run_streamed(
+                step, dict(os.environ), str(program), language_pb2.InstallDependenciesResponse, context
+            )
         yield language_pb2.InstallDependenciesResponse(stdout=b"Finished installing dependencies\n\n")
 
     def About(self, request, context):
@@ -227,7 +218,8 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return empty_pb2.Empty()
 
 
-def main(argv: list[str]) -> None:
+def serve(host: type, argv: list[str]) -> None:
+    """Serves `host(engine_address, tracing)` as a language host plugin: prints its port, as plugins do."""
     tracing = None
     positional = []  # the engine's address comes last
     rest = iter(argv)
@@ -241,9 +233,7 @@ def main(argv: list[str]) -> None:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8), options=[("grpc.max_receive_message_length", 2**30)]
     )
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
-        LanguageHost(positional[-1] if positional else "", tracing), server
-    )
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host(positional[-1] if positional else "", tracing), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
@@ -253,5 +243,27 @@ def main(argv: list[str]) -> None:
         server.stop(grace=1)
 
 
+def run_response(done: subprocess.CompletedProcess) -> language_pb2.RunResponse:
+    """The answer to Run for a program that exited: bail on BAIL_EXIT_CODE (the program already printed an
+    error the user can act on), as both Go hosts do."""
+    if done.returncode == 0:
+        return language_pb2.RunResponse()
+    if done.returncode == BAIL_EXIT_CODE:
+        return language_pb2.RunResponse(bail=True)
+    return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {done.returncode}")
+
+
+def run_streamed(command: list[str], env: dict[str, str], cwd: str, message: type, context):
+    """Yields `command`'s output as `message`s; aborts the call naming the command if it fails."""
+    code = 0
+    for item in _stream(command, env, cwd, message):
+        if isinstance(item, int):
+            code = item
+        else:
+            yield item
+    if code != 0:
+        context.abort(grpc.StatusCode.UNKNOWN, f"{' '.join(command)} exited with code {code}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    serve(LanguageHost, sys.argv[1:])
