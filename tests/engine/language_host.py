@@ -116,12 +116,13 @@ def _stream(command: list[str], env: dict[str, str], cwd: str | None, message: t
     yield process.wait()
 
 
-class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
+class HostBase(language_pb2_grpc.LanguageRuntimeServicer):
+    """What both stand-in hosts (Python, Node.js) answer alike: the handshake, plugin info, cancel, and the
+    required packages and plugins from `_required(info)` (name, version, server of each resource plugin)."""
+
     def __init__(self, engine_address: str, tracing: str | None):
         self.engine_address = engine_address
         self.tracing = tracing
-        # The real exec script, which engine/build.sh copies from the sdk/v3 module into .engine/bin.
-        self.exec_script = ENGINE_BIN / "pulumi-language-python-exec"
 
     def Handshake(self, request, context):
         self.engine_address = request.engine_address or self.engine_address
@@ -133,22 +134,29 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return plugin_pb2.PluginInfo(version=version("pulumi"))
 
     def _required(self, info: language_pb2.ProgramInfo) -> list[dict[str, str]]:
-        command, env = python_command(virtualenv(info), "-c", _PLUGINS_OF_INSTALLED_PACKAGES)
-        return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
+        raise NotImplementedError
 
     def GetRequiredPackages(self, request, context):
-        packages = [
-            plugin_pb2.PackageDependency(kind="resource", name=p["name"], version=p["version"], server=p["server"])
-            for p in self._required(request.info)
-        ]
+        packages = [plugin_pb2.PackageDependency(kind="resource", **p) for p in self._required(request.info)]
         return language_pb2.GetRequiredPackagesResponse(packages=packages)
 
     def GetRequiredPlugins(self, request, context):
-        plugins = [
-            plugin_pb2.PluginDependency(kind="resource", name=p["name"], version=p["version"], server=p["server"])
-            for p in self._required(request.info)
-        ]
+        plugins = [plugin_pb2.PluginDependency(kind="resource", **p) for p in self._required(request.info)]
         return language_pb2.GetRequiredPluginsResponse(plugins=plugins)
+
+    def Cancel(self, request, context):
+        return empty_pb2.Empty()
+
+
+class LanguageHost(HostBase):
+    def __init__(self, engine_address: str, tracing: str | None):
+        super().__init__(engine_address, tracing)
+        # The real exec script, which engine/build.sh copies from the sdk/v3 module into .engine/bin.
+        self.exec_script = ENGINE_BIN / "pulumi-language-python-exec"
+
+    def _required(self, info: language_pb2.ProgramInfo) -> list[dict[str, str]]:
+        command, env = python_command(virtualenv(info), "-c", _PLUGINS_OF_INSTALLED_PACKAGES)
+        return json.loads(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
     def Run(self, request, context):
         info = request.info
@@ -213,9 +221,6 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         return language_pb2.GetProgramDependenciesResponse(
             dependencies=[language_pb2.DependencyInfo(name=p["name"], version=p["version"]) for p in packages]
         )
-
-    def Cancel(self, request, context):
-        return empty_pb2.Empty()
 
 
 def serve(host: type, argv: list[str]) -> None:

@@ -34,10 +34,9 @@ import tempfile
 from pathlib import Path
 
 import grpc
-from google.protobuf import empty_pb2
-from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto import language_pb2
 
-from tests.engine.language_host import ENGINE_BIN, run_response, run_streamed, serve
+from tests.engine.language_host import ENGINE_BIN, HostBase, run_response, run_streamed, serve
 
 
 def options(info: language_pb2.ProgramInfo) -> dict:
@@ -72,20 +71,7 @@ def installed_packages(program: Path):
                 yield json.loads(manifest.read_text())
 
 
-class NodejsLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
-    def __init__(self, engine_address: str, tracing: str | None):
-        self.engine_address = engine_address
-        self.tracing = tracing
-
-    def Handshake(self, request, context):
-        self.engine_address = request.engine_address or self.engine_address
-        return language_pb2.LanguageHandshakeResponse()
-
-    def GetPluginInfo(self, request, context):
-        from importlib.metadata import version
-
-        return plugin_pb2.PluginInfo(version=version("pulumi"))
-
+class NodejsLanguageHost(HostBase):
     def _required(self, info: language_pb2.ProgramInfo) -> list[dict]:
         found = []
         for manifest in installed_packages(Path(info.program_directory)):
@@ -95,16 +81,6 @@ class NodejsLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 version = plugin.get("version") or manifest.get("version", "")
                 found.append({"name": name, "version": version, "server": plugin.get("server", "")})
         return found
-
-    def GetRequiredPackages(self, request, context):
-        return language_pb2.GetRequiredPackagesResponse(
-            packages=[plugin_pb2.PackageDependency(kind="resource", **p) for p in self._required(request.info)]
-        )
-
-    def GetRequiredPlugins(self, request, context):
-        return language_pb2.GetRequiredPluginsResponse(
-            plugins=[plugin_pb2.PluginDependency(kind="resource", **p) for p in self._required(request.info)]
-        )
 
     def Run(self, request, context):
         info = request.info
@@ -206,9 +182,6 @@ class NodejsLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
                 for name, found in sorted(dependencies.items())
             ]
         )
-
-    def Cancel(self, request, context):
-        return empty_pb2.Empty()
 
 
 if __name__ == "__main__":
