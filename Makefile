@@ -19,7 +19,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	else echo "make: no Go toolchain: actionlint not built (make lint needs it: install Go)"; fi
 	touch $@
 
-install: $(BIN)/.installed
+# The component package (package/) runs with this virtualenv, and the engine runs the CA registration's
+# dynamic provider with it from the consuming program's directory, where it must import `components`: the
+# project root goes on the virtualenv's path (what an editable install would do; the program itself is not a
+# distribution).
+$(VENV)/alb_mtls_package.stamp: $(BIN)/.installed
+	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "alb_mtls_package.pth").write_text("$(CURDIR)\n")'
+	touch $@
+
+install: $(BIN)/.installed $(VENV)/alb_mtls_package.stamp
 
 state:
 	@case "$(PULUMI_BACKEND_URL)" in file://*) mkdir -p "$${PULUMI_BACKEND_URL#file://}";; esac

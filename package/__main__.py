@@ -3,9 +3,10 @@
 Run by the Python language host as `python <this folder> <engine address>`; the schema is derived from the
 components' annotations (their Args TypedDicts and the outputs annotated on each class).
 
-The project root goes on the path of the package's virtualenv (a `.pth` file, written once): the CA
-registration is a dynamic provider, which the engine runs as `python -m pulumi.dynamic` in the consuming
-program's directory, where it must import `components.ca_registration` to unpickle itself.
+The CA registration is a dynamic provider, which the engine runs as `python -m pulumi.dynamic` in the
+consuming program's directory, where it must import `components.ca_registration` to unpickle itself: `make
+install` puts the project root on the virtualenv's path (`alb_mtls_package.pth`); the package refuses to
+start, saying so, when that is missing.
 """
 
 import site
@@ -21,15 +22,22 @@ from components.listener import MutualTlsListener
 from components.pki import PACKAGE, CertificateAuthority, ClientCertificate, ServerCertificate
 
 
-def make_importable() -> None:
-    """`components` importable by every Python of this virtualenv, whatever its working directory."""
-    pth = Path(site.getsitepackages()[0]) / "alb_mtls_package.pth"
-    if sys.prefix != sys.base_prefix and (not pth.exists() or pth.read_text().strip() != str(ROOT)):
-        pth.write_text(f"{ROOT}\n")
+PTH = "alb_mtls_package.pth"
+
+
+def importable_everywhere() -> str | None:
+    """Why `components` would not import in the dynamic provider's process, or None when it will."""
+    if sys.prefix == sys.base_prefix:
+        return f"the alb-mtls package must run in the project's virtualenv ({ROOT / '.venv'}), not {sys.prefix}"
+    pth = Path(site.getsitepackages()[0]) / PTH
+    if not pth.exists() or pth.read_text().strip() != str(ROOT):
+        return f"the alb-mtls package needs `make install` in {ROOT} (it puts the project on the virtualenv's path)"
+    return None
 
 
 if __name__ == "__main__":
-    make_importable()
+    if problem := importable_everywhere():
+        sys.exit(problem)
     component_provider_host(
         [MutualTlsListener, CertificateAuthority, ClientCertificate, ServerCertificate], name=PACKAGE, version="1.0.0"
     )
