@@ -21,7 +21,6 @@ from pulumi.provider.experimental import component_provider_host
 from components.listener import MutualTlsListener
 from components.pki import PACKAGE, CertificateAuthority, ClientCertificate, ServerCertificate
 
-
 PTH = "alb_mtls_package.pth"
 
 
