@@ -238,3 +238,35 @@ def test_bad_input_from_an_example_fails_with_the_python_message(example: str, t
         done = ws.pulumi("preview", check=False)
     assert done.returncode != 0, f"a listener without a CA and with one vSwitch previewed from {example}"
     assert message in done.stdout + done.stderr, f"expected {message!r} in:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+
+
+def test_package_add_writes_what_the_typescript_example_commits(tmp_path: Path):
+    """examples/typescript is what `pulumi package add` leaves in a TypeScript project: from the example
+    without the package, the command (through the Node.js host's GeneratePackage, Link and install) writes
+    the same `packages:` entry and the same package.json dependency, and the generated SDK is compiled."""
+    committed = json.loads((EXAMPLES["typescript"][0] / "package.json").read_text())
+
+    def without_package(project: Path) -> None:
+        yaml_file = project / "Pulumi.yaml"
+        text = yaml_file.read_text()
+        entry = f"packages:\n  alb-mtls: {ROOT / 'package'}\n"
+        assert text.count(entry) == 1
+        yaml_file.write_text(text.replace(entry, ""))
+        manifest = json.loads((project / "package.json").read_text())
+        del manifest["dependencies"]["@pulumi/alb-mtls"]
+        (project / "package.json").write_text(json.dumps(manifest, indent=4) + "\n")
+        (project / "package-lock.json").unlink()
+
+    ws = example_workspace(tmp_path / "typescript", "typescript", edit=without_package)
+    done = ws.shell(f"pulumi package add {ROOT / 'package'}")
+    assert done.returncode == 0, f"pulumi package add failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert 'import * as albMtls from "@pulumi/alb-mtls";' in done.stdout
+    assert f"alb-mtls: {ROOT / 'package'}" in (ws.project / "Pulumi.yaml").read_text()
+    added = json.loads((ws.project / "package.json").read_text())
+    assert added["dependencies"] == committed["dependencies"]
+    sdk = ws.project / "node_modules" / "@pulumi" / "alb-mtls"
+    assert sdk.resolve() == (ws.project / "sdks" / "alb-mtls").resolve(), "the SDK is not linked from sdks/"
+    compiled = {p.name for p in (sdk / "bin").glob("*.js")}
+    assert {"certificateAuthority.js", "clientCertificate.js", "serverCertificate.js", "mutualTlsListener.js"} <= (
+        compiled
+    ), f"the SDK was not compiled by its postinstall script: {sorted(compiled)}"
