@@ -1,6 +1,7 @@
 """How `pulumi preview` and `pulumi up` scale with the number of clients, on the engine `make engine` builds.
 
-    python benchmarks/engine_scale.py [--clients 10 100 1000] [--algorithm RSA|ECDSA]
+    python benchmarks/engine_scale.py [--clients 10 100 1000] [--algorithm RSA|ECDSA] [--profile DIR]
+                                        [--env NAME=VALUE ...]
 
 For each size, in a fresh throw-away project and local backend (tests/engine/workspace.py): the dev
 stack's settings with N clients, render mode into a temporary directory, the fake Certificate
@@ -9,6 +10,12 @@ and samples the memory of the whole process tree every 50 ms (the CLI, the langu
 the Kubernetes provider, the tls and alicloud plugins and the dynamic provider): the peak of their sum
 and the peak of the largest single process. Key generation is real (the tls plugin makes real keys),
 so `up` includes it. Prints a table; results go into docs/benchmarks.md by hand.
+
+`--profile DIR` also has the CLI write Go profiles of its `up` (`pulumi --profiling DIR/up-<N>`: CPU, heap
+and an execution trace, `DIR/up-<N>.<pid>.{cpu,mem,trace}`), and prints the top allocation sites of the
+heap profile (`go tool pprof -top -sample_index=alloc_space`): where the CLI's memory goes. `--env` sets
+variables for every `pulumi` run (e.g. GOMEMLIMIT=1GiB, PULUMI_SKIP_CHECKPOINTS=true), which the workspace
+otherwise keeps out.
 """
 
 from __future__ import annotations
@@ -102,9 +109,9 @@ def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int, str]:
     return elapsed, peaks[0], peaks[1], peaks[2]
 
 
-def one_size(clients: int, algorithm: str) -> dict:
+def one_size(clients: int, algorithm: str, profile: Path | None = None, env: dict[str, str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp, FakeCas(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}) as fake:
-        ws = EngineWorkspace(Path(tmp))
+        ws = EngineWorkspace(Path(tmp), extra_env=env or {})
         ws.pulumi("stack", "init", ws.stack)
         lines = [
             "pulumi config set domain coffee.example.com",
@@ -128,19 +135,47 @@ def one_size(clients: int, algorithm: str) -> dict:
             *[a for i, n in enumerate(names) for a in ("--plaintext", f"clients[{i}]={n}")],
         )
         preview = measured(ws, "preview")
-        up = measured(ws, "up", "--yes", "--skip-preview")
+        profiling = ("--profiling", str(profile / f"up-{clients}")) if profile else ()
+        up = measured(ws, "up", "--yes", "--skip-preview", *profiling)
         resources = len(ws.resources())
         return {"clients": clients, "resources": resources, "preview": preview, "up": up}
+
+
+def print_allocations(profile: Path, clients: int) -> None:
+    """The CLI's top allocation sites during `up` with `clients` clients (cumulative bytes allocated)."""
+    for heap in sorted(profile.glob(f"up-{clients}.*.mem")):
+        top = subprocess.run(
+            [
+                "go",
+                "tool",
+                "pprof",
+                "-top",
+                "-nodecount=25",
+                "-sample_index=alloc_space",
+                str(ENGINE_BIN / "pulumi"),
+                str(heap),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        print(f"\n# {heap.name}: allocations of the CLI during up\n{top.stdout}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--algorithm", choices=("RSA", "ECDSA"), default="RSA")
+    parser.add_argument("--profile", type=Path, help="write the CLI's Go profiles of each `up` here")
+    parser.add_argument("--env", nargs="+", default=[], metavar="NAME=VALUE", help="environment of every run")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     version = subprocess.run([str(ENGINE_BIN / "pulumi"), "version"], capture_output=True, text=True, check=True)
     print(f"# engine_scale: pulumi {version.stdout.strip()}, {platform.python_version()}, {os.cpu_count()} cores")
     print(f"# client keys: {args.algorithm}{' 2048' if args.algorithm == 'RSA' else ' P-256'}")
+    if args.env:
+        print(f"# environment: {' '.join(args.env)}")
     print(
         "| clients | resources | preview s | preview peak MiB (tree / largest) | up s "
         "| up peak MiB (tree / largest) | largest process in up |"
@@ -148,13 +183,15 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---|")
     mib = 1 << 20
     for clients in args.clients:
-        r = one_size(clients, args.algorithm)
+        r = one_size(clients, args.algorithm, args.profile, dict(e.split("=", 1) for e in args.env))
         (ps, pt, pl, _), (us, ut, ul, un) = r["preview"], r["up"]
         print(
             f"| {clients} | {r['resources']} | {ps:.1f} | {pt / mib:.0f} / {pl / mib:.0f} | {us:.1f} | "
             f"{ut / mib:.0f} / {ul / mib:.0f} | {un} |",
             flush=True,
         )
+        if args.profile:
+            print_allocations(args.profile, clients)
 
 
 if __name__ == "__main__":
