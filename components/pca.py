@@ -41,6 +41,7 @@ Assumptions the SDK and the API reference leave open (the local fake, tests/fake
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -578,6 +579,7 @@ class _PcaIssued(pulumi.ComponentResource):
         self.validity_end_time = cert.validity_end_time
         self.validity_start_time = cert.validity_start_time
         self.identifier = cert.identifier
+        self._certificate_id = cert.id
         self.register_outputs(
             {
                 "cert_pem": self.cert_pem,
@@ -621,8 +623,24 @@ class PcaClientCertificate(_PcaIssued):
             opts=opts,
         )
 
-    # The same refusal as the self-signed path: a revoked client must hold a certificate issued before this run.
-    held_identity = ClientCertificate.held_identity
+    def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]:
+        """`ClientCertificate.held_identity` (the same refusal: a revoked client must hold a certificate issued
+        before this run), told apart in a preview by the certificate's id.
+
+        Revoking is an update of the certificate the client holds, and a preview does not know the outputs of
+        an updated dynamic resource: the engine does not ask a provider that does not preview (the dynamic
+        provider does not) and hands back its inputs. It does keep its id, which a certificate this update
+        issues does not have yet. So an unknown id is refused, as before; under a known id the identity is left
+        unknown in a preview, and checked once `up` has revoked the certificate and its outputs are known.
+        """
+        refusal_or_identity = functools.partial(ClientCertificate.held_identity, self, issued_before, where)
+
+        def held(certificate_id: Any) -> pulumi.Output[dict[str, str]]:
+            if _unknown(certificate_id) or not certificate_id:
+                return refusal_or_identity()  # planned: this update issues the certificate
+            return pulumi.Output.all(self.cert_pem, self.validity_start_time).apply(lambda _: refusal_or_identity())
+
+        return self._certificate_id.apply(held, run_with_unknowns=True)
 
 
 @dataclass

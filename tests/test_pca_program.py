@@ -11,9 +11,11 @@ import datetime as dt
 import gc
 import subprocess
 
+import pulumi
 import pytest
 from cryptography import x509
 
+from components.pca import PcaCertificateProvider
 from components.pki import certificate_identity
 from tests.fake_pca import PCA_CERTIFICATE_TYPE
 from tests.harness import BASE_CONFIG, ProgramFailed, StackMocks, reveal, run_program
@@ -178,6 +180,52 @@ def test_revoking_a_client_revokes_it_once_in_the_pca_and_the_gate_refuses_it():
 def test_revoking_a_client_this_update_would_first_issue_is_refused(refused_revocation):
     with pytest.raises(ProgramFailed, match="the client is revoked, but this update issues its certificate"):
         run_program({**PCA, "clients": ["alice", {"name": "bob", "revoked": True}]})
+
+
+class EnginePreviewMocks(RememberingMocks):
+    """`RememberingMocks`, and in a preview the engine's answer for a PCA certificate, which it does not ask the
+    dynamic provider for (that provider does not preview): one that changes in place (the provider's diff
+    replaces nothing) keeps its id and gets its inputs as its state, so its outputs are unknown; one created
+    gets no id. (pulumi `provider_plugin.go`: "If the provider does not support previews, return the inputs
+    as the state"; `step.go`: an update always propagates the id.)"""
+
+    def new_resource(self, args):
+        certificate = args.custom and args.typ == DYNAMIC and self.pca.handles(args.typ, args.inputs)
+        if not (certificate and pulumi.runtime.is_dry_run()):
+            return super().new_resource(args)
+        inputs = {k: v for k, v in reveal(args.inputs).items() if v is not None and k != "__provider"}
+        known = self.state.get((args.typ, args.name))
+        if known is None:
+            return "", inputs
+        old_id, outputs = known[1], known[2]
+        if PcaCertificateProvider().diff(old_id, outputs, inputs).replaces:
+            return "", inputs
+        return old_id, inputs
+
+
+def test_revoking_a_client_previews_as_the_engine_plays_it_and_then_revokes_it():
+    """Revoking is an update of bob's certificate, whose outputs a preview does not know: its id says it is the
+    one bob holds, so the preview plans the revocation instead of refusing it as a certificate to be issued."""
+    mocks = EnginePreviewMocks()
+    mocks.pca.now = lambda: dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)  # issued by an earlier `pulumi up`
+    before = run_program(PCA, mocks=mocks)
+    bob = next(r for r in before.of_type(DYNAMIC) if r.name == "client-bob-cert")
+    revoked_config = {**PCA, "clients": ["alice", {"name": "bob", "revoked": True}]}
+    run_program(revoked_config, mocks=mocks, preview=True)  # refused here before the fix, as by the engine
+    assert mocks.pca.revocations == []  # a preview revokes nothing
+    after = run_program(revoked_config, mocks=mocks)
+    assert mocks.pca.revocations == [bob.id]
+    held = x509.load_pem_x509_certificates(before.outputs["clientCertificates"]["bob"].encode())[0]
+    assert (
+        after.outputs["revokedClients"]["bob"]["sha256Fingerprint"]
+        == certificate_identity(held.public_bytes(serialization_pem()).decode())["sha256Fingerprint"]
+    )
+
+
+def test_revoking_a_client_this_update_would_first_issue_is_refused_by_the_preview(refused_revocation):
+    with pytest.raises(ProgramFailed, match="the client is revoked, but this update issues its certificate"):
+        run_program({**PCA, "clients": ["alice", {"name": "bob", "revoked": True}]}, mocks=EnginePreviewMocks(),
+                    preview=True)  # fmt: skip
 
 
 @pytest.mark.parametrize(
