@@ -23,6 +23,17 @@ def fake_cas():
 
 
 @pytest.fixture
+def fake_pca(fake_cas):
+    """The fake PCA (API 2020-06-30) on 127.0.0.1, accepting the engine tests' access key; its endpoint
+    answers Certificate Management's 2020-04-07 calls with `fake_cas`, as the one real `cas` endpoint does."""
+    from tests.engine.workspace import ACCESS_KEY
+    from tests.fake_pca import FakePca
+
+    with FakePca(credentials={ACCESS_KEY[0]: ACCESS_KEY[1]}, cas=fake_cas) as fake:
+        yield fake
+
+
+@pytest.fixture
 def workspace(tmp_path):
     """A throw-away copy of the program on the engine `make engine` builds."""
     from tests.engine.workspace import EngineWorkspace, require_engine

@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -319,10 +320,25 @@ class PcaAuthorities:
 
 @dataclass
 class FakePca(FakeCas):
-    """The PCA's API (2020-06-30) on 127.0.0.1, over a `PcaAuthorities`; see `tests.fake_cas.FakeCas`."""
+    """The PCA's API (2020-06-30) on 127.0.0.1, over a `PcaAuthorities`; see `tests.fake_cas.FakeCas`.
+
+    With `cas`, the same endpoint also answers Certificate Management's 2020-04-07 calls (the server
+    certificate's upload) with that fake, by the request's API version: both SDKs (`alibabacloud-cas20200407`,
+    `alibabacloud-cas20200630`) resolve a region to the same endpoint (identical endpoint maps, e.g.
+    `cas.aliyuncs.com` for cn-hangzhou), and the program sends both APIs to the `cas` entry of
+    `alicloud:endpoints`."""
 
     api_version: ClassVar[str] = "2020-06-30"
     pca: PcaAuthorities = field(default_factory=PcaAuthorities)
+    cas: FakeCas | None = None
+    """Answers the requests of its own API version (it need not be started); None: those are refused."""
+
+    def _handle(self, handler: Any) -> None:
+        # The version as the SDK's V3 signature sends it (a header), or the V2 style's query parameter.
+        version = handler.headers.get("x-acs-version") or dict(parse_qsl(handler.path.partition("?")[2])).get("Version")
+        if self.cas is not None and version == self.cas.api_version:
+            return self.cas._handle(handler)
+        return super()._handle(handler)
 
     def _create(self, params: dict[str, str], kind: str) -> dict[str, Any] | tuple[int, str, str]:
         for required in ("Csr", "ParentIdentifier"):
