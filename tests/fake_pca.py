@@ -6,7 +6,8 @@ else) that sign certificate requests as the PCA would. It is the one implementat
 - `FakePca`, the local HTTP endpoint (a `tests.fake_cas.FakeCas` speaking version 2020-06-30, with the same
   signature checks, recording and fault injection) that the real `alibabacloud-cas20200630` SDK client
   talks to: CreateClientCertificateWithCsr, CreateServerCertificateWithCsr, DescribeClientCertificate,
-  ListClientCertificate, CreateRevokeClientCertificate.
+  ListClientCertificate, CreateRevokeClientCertificate, and for the engine tests' pulumi-alicloud double
+  (tests/engine/alicloud_plugin.py) CreateRootCACertificate, CreateSubCACertificate, DescribeCACertificate.
 - `PcaAuthorities.mock(...)`, used by `tests.harness.StackMocks` for the program under mocks: the
   pulumi-alicloud `sslcertificatesservicepca.Certificate` (ROOT / SUB_ROOT; id = the CA's identifier) and
   the `components.pca.PcaCertificate` dynamic resource (the provider's outputs, from a real signature).
@@ -72,6 +73,37 @@ class Authority:
     def chain(self) -> list[x509.Certificate]:
         """This CA and those above it, this one first."""
         return [self.cert, *(self.parent.chain() if self.parent else [])]
+
+    def listing(self) -> dict[str, Any]:
+        """As DescribeCACertificate reports it (the fields pulumi-alicloud reads back, and the certificate)."""
+        cert, key = self.cert, self.key
+        full = f"RSA_{key.key_size}" if isinstance(key, rsa.RSAPrivateKey) else f"ECC_{key.curve.key_size}"
+
+        def subject(oid: x509.ObjectIdentifier) -> str:
+            values = cert.subject.get_attributes_for_oid(oid)
+            return str(values[0].value) if values else ""
+
+        return {
+            "Identifier": self.identifier,
+            "ParentIdentifier": self.parent.identifier if self.parent else "",
+            "CertificateType": "SUB_ROOT" if self.parent else "ROOT",
+            "CommonName": subject(NameOID.COMMON_NAME),
+            "Organization": subject(NameOID.ORGANIZATION_NAME),
+            "OrganizationUnit": subject(NameOID.ORGANIZATIONAL_UNIT_NAME),
+            "CountryCode": subject(NameOID.COUNTRY_NAME),
+            "State": subject(NameOID.STATE_OR_PROVINCE_NAME),
+            "Locality": subject(NameOID.LOCALITY_NAME),
+            "Algorithm": full.split("_")[0],
+            "FullAlgorithm": full,
+            "KeySize": key.key_size,
+            "Years": (cert.not_valid_after_utc - cert.not_valid_before_utc).days // 365,
+            "Status": "ISSUE",
+            "SerialNumber": f"{cert.serial_number:x}",
+            "BeforeDate": int(cert.not_valid_before_utc.timestamp() * 1000),
+            "AfterDate": int(cert.not_valid_after_utc.timestamp() * 1000),
+            "X509Certificate": _pem(cert),
+            "CaCertChain": "".join(_pem(c) for c in self.chain()),
+        }
 
 
 @dataclass
@@ -389,6 +421,58 @@ class FakePca(FakeCas):
             "CurrentPage": page,
             "ShowSize": size,
         }
+
+    # -- the CAs: what pulumi-alicloud's `sslcertificatesservicepca.Certificate` calls (tests/engine/alicloud_plugin.py)
+
+    CA_REQUIRED: ClassVar[tuple[str, ...]] = (
+        "CommonName",
+        "Organization",
+        "OrganizationUnit",
+        "Locality",
+        "State",
+        "Years",
+    )
+    """The parameters terraform-provider-alicloud's schema requires of a CA (the API reference's list is assumed
+    to be the same)."""
+
+    def _create_ca(self, params: dict[str, str], certificate_type: str) -> dict[str, Any] | tuple[int, str, str]:
+        required = (*self.CA_REQUIRED, "ParentIdentifier") if certificate_type == "SUB_ROOT" else self.CA_REQUIRED
+        for name in required:
+            if not params.get(name):
+                return 400, "MissingParameter", f"{name} is mandatory for this action."
+        parent = params.get("ParentIdentifier")
+        if parent is not None and (parent not in self.pca.authorities or self.pca.authorities[parent].parent):
+            return 404, "NotFound.ParentIdentifier", f"The root CA {parent} does not exist."
+        ca = self.pca.create_ca(
+            certificate_type,
+            params["CommonName"],
+            parent_identifier=parent,
+            organization=params["Organization"],
+            organization_unit=params["OrganizationUnit"],
+            country_code=params.get("CountryCode") or None,
+            state=params["State"],
+            locality=params["Locality"],
+            years=int(params["Years"]),
+            algorithm=params.get("Algorithm") or "RSA_2048",  # as the mock: the API's default is not documented
+        )
+        listing = ca.listing()
+        return {
+            "Identifier": ca.identifier,
+            "Certificate": listing["X509Certificate"],
+            "CertificateChain": listing["CaCertChain"],
+        }
+
+    def _op_CreateRootCACertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        return self._create_ca(params, "ROOT")
+
+    def _op_CreateSubCACertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        return self._create_ca(params, "SUB_ROOT")
+
+    def _op_DescribeCACertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
+        ca = self.pca.authorities.get(params.get("Identifier", ""))
+        if ca is None:
+            return 404, "NotFound.Certificate", f"The CA certificate {params.get('Identifier')} does not exist."
+        return {"Certificate": ca.listing()}
 
     def _op_CreateRevokeClientCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
         identifier = params.get("Identifier", "")

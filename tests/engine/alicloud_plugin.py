@@ -1,16 +1,22 @@
-"""`pulumi-resource-alicloud` for the engine tests: `alicloud:cas/serviceCertificate:ServiceCertificate` only.
+"""`pulumi-resource-alicloud` for the engine tests: the two resources the program creates with pulumi-alicloud.
 
-It plays the bridged provider's resource (terraform-provider-alicloud
-`alicloud_ssl_certificates_service_certificate`) against a Certificate Management endpoint with the
-official SDK (`alibabacloud-cas20200407`), which the tests point at the local fake (tests/fake_cas.py):
-- create: UploadUserCertificate (Name, Cert, Key); the id is the returned CertId;
-- read (`pulumi refresh`): GetUserCertificateDetail; a certificate that is gone empties the id;
-- delete: DeleteUserCertificate; one that is already gone counts as deleted;
-- diff: a new certificate or key replaces it (upstream has no call that changes them);
-  `certificate_name`, `tags` and `resource_group_id` are updated in place upstream, which this double
-  does not play: such an update fails loudly instead of pretending.
+It plays the bridged provider's resources against Certificate Management with the official SDKs, which the
+tests point at the local fakes (tests/fake_cas.py, tests/fake_pca.py):
+- `alicloud:cas/serviceCertificate:ServiceCertificate` (terraform-provider-alicloud
+  `alicloud_ssl_certificates_service_certificate`, `alibabacloud-cas20200407`): create UploadUserCertificate
+  (Name, Cert, Key), the id is the returned CertId; read (`pulumi refresh`) GetUserCertificateDetail; delete
+  DeleteUserCertificate, one that is already gone counts as deleted.
+- `alicloud:sslcertificatesservicepca/certificate:Certificate` (`alicloud_ssl_certificates_service_pca_certificate`,
+  `alibabacloud-cas20200630`): create CreateSubCACertificate for `certificateType: SUB_ROOT`, else
+  CreateRootCACertificate, with the parameters upstream sends; the id is the returned Identifier; then, as
+  upstream, the state is read back with DescribeCACertificate (algorithm from `FullAlgorithm`). Upstream's
+  delete is DeleteClientCertificate on the CA's identifier; what the PCA does with that is not documented,
+  so this double does not play it (a delete fails loudly).
+For both: a changed ForceNew input replaces the resource; an input upstream updates in place (names, tags,
+resource group, alias) is not played: such an update fails loudly instead of pretending. Optional+Computed
+inputs left unset are no change (the provider fills them in).
 Provider configuration as the real provider takes it: `alicloud:region`, `alicloud:endpoints` (its
-`cas` entry, parsed by the same `split_endpoint` as the program's CA registration), and the access
+`cas` entry, parsed by the same `split_endpoint` as the program's dynamic providers), and the access
 keys from `alicloud:accessKey`/`alicloud:secretKey` or ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY.
 Test equipment: production uses the real pulumi-alicloud provider.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -30,11 +37,50 @@ from components.ca_registration import split_endpoint
 from tests.engine.plugin import UNKNOWN, has_unknowns, plain, resource_type, wrap
 
 SERVICE_CERTIFICATE = "alicloud:cas/serviceCertificate:ServiceCertificate"
-REPLACE_ON = ("cert", "key", "encryptCert", "encryptPrivateKey", "signCert", "signPrivateKey", "name", "lang")
-UPDATED_IN_PLACE = ("certificateName", "tags", "resourceGroupId")
-SECRET = ("key", "encryptPrivateKey", "signPrivateKey", "keyWo")
-OPTIONAL_COMPUTED = ("name", "certificateName", "resourceGroupId")
-"""Set by the provider when left unset (read fills them in): leaving them unset is no change."""
+PCA_CERTIFICATE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+
+
+@dataclass(frozen=True)
+class Played:
+    """What this double knows of one resource type's schema (upstream's, as the bridge exposes it)."""
+
+    required: tuple[str, ...]
+    replace_on: tuple[str, ...]
+    """ForceNew inputs: a change replaces the resource (upstream has no call that changes them)."""
+    updated_in_place: tuple[str, ...]
+    """Inputs upstream updates in place; not played here."""
+    secret: tuple[str, ...] = ()
+    optional_computed: tuple[str, ...] = ()
+    """Set by the provider when left unset (read fills them in): leaving them unset is no change."""
+
+
+PLAYED = {
+    SERVICE_CERTIFICATE: Played(
+        required=("cert",),
+        replace_on=("cert", "key", "encryptCert", "encryptPrivateKey", "signCert", "signPrivateKey", "name", "lang"),
+        updated_in_place=("certificateName", "tags", "resourceGroupId"),
+        secret=("key", "encryptPrivateKey", "signPrivateKey", "keyWo"),
+        optional_computed=("name", "certificateName", "resourceGroupId"),
+    ),
+    PCA_CERTIFICATE: Played(
+        required=("commonName", "locality", "organization", "organizationUnit", "state", "years"),
+        replace_on=(
+            "algorithm",
+            "commonName",
+            "countryCode",
+            "crlDay",
+            "locality",
+            "organization",
+            "organizationUnit",
+            "parentIdentifier",
+            "state",
+            "years",
+            "certificateType",
+        ),
+        updated_in_place=("aliasName", "resourceGroupId", "tags"),
+        optional_computed=("algorithm", "crlDay", "resourceGroupId", "certificateType"),
+    ),
+}
 
 
 class UnsupportedByDouble(Exception):
@@ -54,8 +100,7 @@ class AlicloudPlugin(p.Provider):
         self.settings = settings
         return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
 
-    def _client(self) -> Any:
-        from alibabacloud_cas20200407.client import Client
+    def _client(self, client_class: type) -> Any:
         from alibabacloud_tea_openapi.utils_models import Config
 
         cas = next((e["cas"] for e in self.settings.get("endpoints") or [] if e.get("cas")), None)
@@ -68,53 +113,135 @@ class AlicloudPlugin(p.Provider):
         )
         if endpoint:
             config.endpoint = endpoint
-        return Client(config)
+        return client_class(config)
+
+    def _cas(self) -> Any:
+        from alibabacloud_cas20200407.client import Client
+
+        return self._client(Client)
+
+    def _pca(self) -> Any:
+        from alibabacloud_cas20200630.client import Client
+
+        return self._client(Client)
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
-        self._only(resource_type(request.urn))
+        played = self._played(request.urn)
         inputs, secret = plain(request.new_inputs)
-        failures = []
-        if inputs.get("cert") is None:
-            failures.append(p.CheckFailure("cert", "cert is required by this test double"))
-        return p.CheckResponse(inputs=wrap(inputs, secret | set(SECRET)), failures=failures)
+        failures = [
+            p.CheckFailure(k, f"{k} is required by this test double") for k in played.required if inputs.get(k) is None
+        ]
+        return p.CheckResponse(inputs=wrap(inputs, secret | set(played.secret)), failures=failures)
 
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
+        played = self._played(request.urn)
         olds, _ = plain(request.old_state)
         news, _ = plain(request.new_inputs)
         changed = [
             k
-            for k in (*REPLACE_ON, *UPDATED_IN_PLACE)
+            for k in (*played.replace_on, *played.updated_in_place)
             if news.get(k) == UNKNOWN
-            or (olds.get(k) != news.get(k) and not (k in OPTIONAL_COMPUTED and news.get(k) is None))
+            or (olds.get(k) != news.get(k) and not (k in played.optional_computed and news.get(k) is None))
         ]
         return p.DiffResponse(
             changes=bool(changed),
-            replaces=[k for k in changed if k in REPLACE_ON],
+            replaces=[k for k in changed if k in played.replace_on],
             diffs=changed,
             delete_before_replace=False,
         )
 
     async def create(self, request: p.CreateRequest) -> p.CreateResponse:
-        from alibabacloud_cas20200407 import models
-
-        self._only(resource_type(request.urn))
+        played = self._played(request.urn)
         inputs, _ = plain(request.properties)
         if request.preview or has_unknowns(inputs):
-            return p.CreateResponse(properties=wrap(inputs, SECRET))
+            return p.CreateResponse(properties=wrap(inputs, played.secret))
+        if resource_type(request.urn) == PCA_CERTIFICATE:
+            identifier = self._create_pca_certificate(inputs)
+            return p.CreateResponse(resource_id=identifier, properties=self._read_pca_certificate(identifier, inputs))
+        from alibabacloud_cas20200407 import models
+
         name = inputs.get("certificateName") or inputs.get("name")
-        response = self._client().upload_user_certificate(
+        response = self._cas().upload_user_certificate(
             models.UploadUserCertificateRequest(name=name, cert=inputs["cert"], key=inputs.get("key"))
         )
         cert_id = str(response.body.cert_id)
-        return p.CreateResponse(resource_id=cert_id, properties=wrap({**inputs, "certificateName": name}, SECRET))
+        return p.CreateResponse(
+            resource_id=cert_id, properties=wrap({**inputs, "certificateName": name}, played.secret)
+        )
+
+    def _create_pca_certificate(self, inputs: dict[str, Any]) -> str:
+        """CreateSubCACertificate or CreateRootCACertificate with the parameters upstream sends."""
+        from alibabacloud_cas20200630 import models
+
+        subject = {
+            "common_name": inputs["commonName"],
+            "organization": inputs["organization"],
+            "organization_unit": inputs["organizationUnit"],
+            "locality": inputs["locality"],
+            "state": inputs["state"],
+            "country_code": inputs.get("countryCode"),
+            "years": int(inputs["years"]),
+            "algorithm": inputs.get("algorithm"),
+        }
+        if inputs.get("certificateType") == "SUB_ROOT":
+            crl_day, path_len = inputs.get("crlDay"), inputs.get("pathLenConstraint")
+            response = self._pca().create_sub_cacertificate(
+                models.CreateSubCACertificateRequest(
+                    **subject,
+                    parent_identifier=inputs.get("parentIdentifier"),
+                    enable_crl=inputs.get("enableCrl"),
+                    crl_day=int(crl_day) if crl_day is not None else None,
+                    path_len_constraint=int(path_len) if path_len is not None else None,
+                    extended_key_usages=inputs.get("extendedKeyUsages"),
+                )
+            )
+        else:
+            response = self._pca().create_root_cacertificate(models.CreateRootCACertificateRequest(**subject))
+        return response.body.identifier
+
+    def _read_pca_certificate(self, identifier: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """The state upstream's read sets from DescribeCACertificate; None when the CA is gone."""
+        from alibabacloud_cas20200630 import models
+        from Tea.exceptions import TeaException
+
+        try:
+            response = self._pca().describe_cacertificate(models.DescribeCACertificateRequest(identifier=identifier))
+        except TeaException as error:
+            if "NotFound" in str(error.code):
+                return None
+            raise
+        ca = response.body.certificate
+        read = {
+            "algorithm": ca.full_algorithm,
+            "commonName": ca.common_name,
+            "countryCode": ca.country_code,
+            "crlDay": ca.crl_day,
+            "locality": ca.locality,
+            "organization": ca.organization,
+            "organizationUnit": ca.organization_unit,
+            "parentIdentifier": ca.parent_identifier,
+            "resourceGroupId": ca.resource_group_id,
+            "state": ca.state,
+            "status": ca.status,
+            "years": ca.years,
+            "certificateType": ca.certificate_type,
+        }
+        # Upstream sets each of them; a value the answer leaves out (or empty) stays as it was.
+        return wrap({**state, **{k: v for k, v in read.items() if v not in (None, "")}}, ())
 
     async def read(self, request: p.ReadRequest) -> p.ReadResponse:
         from alibabacloud_cas20200407 import models
         from Tea.exceptions import TeaException
 
+        played = self._played(request.urn)
         state, _ = plain(request.properties)
+        if resource_type(request.urn) == PCA_CERTIFICATE:
+            found = self._read_pca_certificate(request.resource_id, state)
+            if found is None:
+                return p.ReadResponse(resource_id="", properties={}, inputs={})
+            return p.ReadResponse(resource_id=request.resource_id, properties=found, inputs=request.inputs)
         try:
-            detail = self._client().get_user_certificate_detail(
+            detail = self._cas().get_user_certificate_detail(
                 models.GetUserCertificateDetailRequest(cert_id=int(request.resource_id))
             )
         except TeaException as error:
@@ -125,29 +252,40 @@ class AlicloudPlugin(p.Provider):
         found = {**state, "cert": body.cert, "certificateName": body.name, "name": body.name}
         if body.key is not None:
             found["key"] = body.key
-        return p.ReadResponse(resource_id=request.resource_id, properties=wrap(found, SECRET), inputs=request.inputs)
+        return p.ReadResponse(
+            resource_id=request.resource_id, properties=wrap(found, played.secret), inputs=request.inputs
+        )
 
     async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
+        played = self._played(request.urn)
         raise UnsupportedByDouble(
-            f"{request.urn}: an in-place update of {', '.join(UPDATED_IN_PLACE)} is not played by this test double"
+            f"{request.urn}: an in-place update of {', '.join(played.updated_in_place)} is not played by this test double"
         )
 
     async def delete(self, request: p.DeleteRequest) -> None:
         from alibabacloud_cas20200407 import models
         from Tea.exceptions import TeaException
 
-        try:
-            self._client().delete_user_certificate(
-                models.DeleteUserCertificateRequest(cert_id=int(request.resource_id))
+        if self._played_type(request.urn) == PCA_CERTIFICATE:
+            raise UnsupportedByDouble(
+                f"{request.urn}: upstream deletes a PCA CA with DeleteClientCertificate, whose effect on a CA is not "
+                "documented; not played by this test double"
             )
+        try:
+            self._cas().delete_user_certificate(models.DeleteUserCertificateRequest(cert_id=int(request.resource_id)))
         except TeaException as error:
             if "NotFound" not in str(error.code):
                 raise
 
     @staticmethod
-    def _only(type_token: str) -> None:
-        if type_token != SERVICE_CERTIFICATE:
-            raise UnsupportedByDouble(f"{type_token} is not played by this test double (only {SERVICE_CERTIFICATE})")
+    def _played_type(urn: str) -> str:
+        type_token = resource_type(urn)
+        if type_token not in PLAYED:
+            raise UnsupportedByDouble(f"{type_token} is not played by this test double (only {', '.join(PLAYED)})")
+        return type_token
+
+    def _played(self, urn: str) -> Played:
+        return PLAYED[self._played_type(urn)]
 
 
 if __name__ == "__main__":
