@@ -3,7 +3,11 @@
 Each pod runs the gate (nginx, `components/gate.py`) in front of the app container: the Service targets
 the gate, the gate refuses revoked client certificates and proxies the rest to the app on 127.0.0.1.
 The gate's configuration is one ConfigMap key, and its checksum is a pod template annotation, so a
-change (a client revoked or restored) rolls the pods.
+change (a client revoked or restored) rolls the pods. The ConfigMap's name carries that checksum
+(`<app>-gate-<10 hex digits>`, as kustomize's configMapGenerator names them): the Kubernetes provider replaces
+a ConfigMap whose data changes, and under a fixed name it would have to delete it first and the Deployment
+with it (the engine replaces the dependents of a delete-before-replace); under a new name it creates the
+new ConfigMap, updates the Deployment (a rolling update) and then deletes the old one.
 """
 
 from __future__ import annotations
@@ -115,7 +119,11 @@ class WebApp(pulumi.ComponentResource):
         )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-gate-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.app_name}-gate", namespace=namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=gate_config.apply(lambda config: gate.config_map_name(args.app_name, config)),
+                namespace=namespace,
+                labels=labels,
+            ),
             data={gate.CONFIG_KEY: gate_config},
             opts=child,
         )

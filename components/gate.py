@@ -102,3 +102,9 @@ def render_default_conf(
 def checksum(config: str) -> str:
     """The pod template annotation's value: a changed configuration rolls the pods."""
     return hashlib.sha256(config.encode()).hexdigest()
+
+
+def config_map_name(app_name: str, config: str) -> str:
+    """The gate ConfigMap's name: `<app>-gate-` and the first 10 hex digits of the configuration's checksum, so a
+    changed configuration is a new ConfigMap (created before the old one is deleted), never a deleted one."""
+    return f"{app_name}-gate-{checksum(config)[:10]}"

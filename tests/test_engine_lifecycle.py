@@ -28,6 +28,7 @@ from alibabacloud_tea_openapi.utils_models import Config
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from components import gate
 from tests.engine.plugin import NOW_VARIABLE
 from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace
 from tests.fake_cas import FakeCas
@@ -218,6 +219,24 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
     assert set(changed.values()) == {"delete"}, changed
     ws.pulumi("up", "--yes")
+
+    # -- revoking build-bot: the gate's ConfigMap is replaced under a new name, created first, and the
+    #    Deployment updated to mount it (a rolling update), not deleted and re-created ----------------
+    ws.pulumi("config", "set", "--path", "clients[1].revoked", "true")
+    planned = {urn.rsplit("::", 1)[1]: op for urn, op in operations(ws).items() if "Stack" not in urn}
+    assert planned == {"app-gate-config": "replace", "app-deployment": "update"}, planned
+    gate_before = {k for k in rendered(render) if k.startswith("ConfigMap/")}
+    ws.pulumi("up", "--yes")
+    manifests = rendered(render)
+    (gate_after,) = {k for k in manifests if k.startswith("ConfigMap/")}
+    assert gate_after not in gate_before and gate_after.startswith("ConfigMap/coffee-gate-"), (gate_before, gate_after)
+    volumes = manifests["Deployment/coffee"]["spec"]["template"]["spec"]["volumes"]
+    assert [v["configMap"]["name"] for v in volumes if "configMap" in v] == [gate_after.split("/", 1)[1]]
+    fingerprint = ws.outputs()["revokedClients"]["build-bot"]["sha256Fingerprint"]
+    assert gate.fingerprint_pattern(fingerprint) in manifests[gate_after]["data"][gate.CONFIG_KEY]
+    ws.pulumi("config", "set", "--path", "clients[1].revoked", "false")  # restored: the gate as it was
+    ws.pulumi("up", "--yes")
+    assert {k for k in rendered(render) if k.startswith("ConfigMap/")} == gate_before
 
     # -- a refresh inside build-bot's early-renewal window re-issues only build-bot's certificate ----
     # build-bot: 90 days, renewed 30 days before the end (clientDefaults); alice: 365 days.

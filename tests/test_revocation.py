@@ -69,10 +69,20 @@ def runs():
     )
 
 
-def without_checksum(deployment: dict) -> dict:
+def without_gate_revision(deployment: dict) -> dict:
+    """The Deployment without what names the gate's configuration: the checksum annotation and the name of
+    the ConfigMap its volume mounts."""
     manifest = copy.deepcopy(deployment)
     del manifest["spec"]["template"]["metadata"]["annotations"][gate.CHECKSUM_ANNOTATION]
+    for volume in manifest["spec"]["template"]["spec"]["volumes"]:
+        if "configMap" in volume:
+            del volume["configMap"]["name"]
     return manifest
+
+
+def mounted_config_map(deployment: dict) -> str:
+    (name,) = [v["configMap"]["name"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+    return name
 
 
 def gate_config(run) -> str:
@@ -81,18 +91,22 @@ def gate_config(run) -> str:
 
 
 # --- what an update changes ------------------------------------------------------------------------
-def test_revoking_changes_only_the_gate_config_and_the_checksum_annotation(runs):
+def test_revoking_changes_only_the_gate_config_and_the_deployments_reference_to_it(runs):
     assert sorted(runs.revoked_created) == sorted([(CONFIG_MAP, "app-gate-config"), (DEPLOYMENT, "app-deployment")])
     assert runs.revoked.urns() == runs.before.urns()
     for resource in runs.revoked.resources:
         before = runs.before.by_urn(resource.urn)
         if resource.type == DEPLOYMENT:
-            assert without_checksum(resource.inputs) == without_checksum(before.inputs)
+            assert without_gate_revision(resource.inputs) == without_gate_revision(before.inputs)
             annotations = resource.inputs["spec"]["template"]["metadata"]["annotations"]
             assert (
                 annotations[gate.CHECKSUM_ANNOTATION]
                 != before.inputs["spec"]["template"]["metadata"]["annotations"][gate.CHECKSUM_ANNOTATION]
             )
+            # the pods mount the new ConfigMap, a new name: created before the old one is deleted
+            (config_map,) = runs.revoked.of_type(CONFIG_MAP)
+            assert mounted_config_map(resource.inputs) == config_map.inputs["metadata"]["name"]
+            assert mounted_config_map(resource.inputs) != mounted_config_map(before.inputs)
         elif resource.type != CONFIG_MAP:
             assert resource.inputs == before.inputs, resource.urn
     # nothing is re-issued: bob keeps the very certificate he had
@@ -160,8 +174,8 @@ def test_the_gate_config_is_one_key_and_its_checksum_rolls_the_pods(runs):
     (config_map,) = runs.revoked.of_type(CONFIG_MAP)
     (deployment,) = runs.revoked.of_type(DEPLOYMENT)
     assert list(config_map.inputs["data"]) == ["default.conf"]
-    assert config_map.inputs["metadata"]["name"] == "coffee-gate"
     config = config_map.inputs["data"]["default.conf"]
+    assert config_map.inputs["metadata"]["name"] == f"coffee-gate-{hashlib.sha256(config.encode()).hexdigest()[:10]}"
     annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
     assert annotations[gate.CHECKSUM_ANNOTATION] == hashlib.sha256(config.encode()).hexdigest()
     bob = runs.revoked.outputs["revokedClients"]["bob"]
@@ -184,7 +198,9 @@ def test_the_pod_runs_the_gate_in_front_of_the_app(runs):
     assert "proxy_pass http://127.0.0.1:80;" in gate_config(runs.revoked)
     mounts = {m["mountPath"]: m["name"] for m in gate_container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes[mounts["/etc/nginx/conf.d"]]["configMap"]["name"] == "coffee-gate"
+    (config_map,) = runs.revoked.of_type(CONFIG_MAP)
+    assert volumes[mounts["/etc/nginx/conf.d"]]["configMap"]["name"] == config_map.inputs["metadata"]["name"]
+    assert config_map.inputs["metadata"]["name"].startswith("coffee-gate-")
     assert gate_container["securityContext"]["runAsNonRoot"] is True
 
 
