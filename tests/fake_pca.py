@@ -406,11 +406,16 @@ class FakePca(FakeCas):
     def _op_CreateServerCertificateWithCsr(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
         return self._create(params, "server")
 
+    @staticmethod
+    def _described(found: dict[str, Any], params: dict[str, str], what: str) -> dict[str, Any] | tuple[int, str, str]:
+        """A Describe…Certificate answer: the listing of `found[Identifier]`, or the API's not-found error."""
+        entry = found.get(params.get("Identifier", ""))
+        if entry is None:
+            return 404, "NotFound.Certificate", f"The {what} {params.get('Identifier')} does not exist."
+        return {"Certificate": entry.listing()}
+
     def _op_DescribeClientCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
-        issued = self.pca.issued.get(params.get("Identifier", ""))
-        if issued is None:
-            return 404, "NotFound.Certificate", f"The certificate {params.get('Identifier')} does not exist."
-        return {"Certificate": issued.listing()}
+        return self._described(self.pca.issued, params, "certificate")
 
     def _op_ListClientCertificate(self, params: dict[str, str]) -> dict[str, Any]:
         listed = [i.listing() for i in self.pca.issued.values()]
@@ -469,10 +474,7 @@ class FakePca(FakeCas):
         return self._create_ca(params, "SUB_ROOT")
 
     def _op_DescribeCACertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
-        ca = self.pca.authorities.get(params.get("Identifier", ""))
-        if ca is None:
-            return 404, "NotFound.Certificate", f"The CA certificate {params.get('Identifier')} does not exist."
-        return {"Certificate": ca.listing()}
+        return self._described(self.pca.authorities, params, "CA certificate")
 
     def _op_CreateRevokeClientCertificate(self, params: dict[str, str]) -> dict[str, Any] | tuple[int, str, str]:
         identifier = params.get("Identifier", "")
