@@ -180,8 +180,7 @@ class LanguageHost(HostBase):
             command, env = python_command(virtualenv(info), "-u", *args)
         except (FileNotFoundError, ValueError) as error:
             return language_pb2.RunResponse(error=str(error))
-        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
-        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
+        env.update(config_env(request))
         return run_response(subprocess.run(command, check=False, env=env, cwd=info.program_directory or None))
 
     def RunPlugin(self, request, context):
@@ -246,6 +245,14 @@ def serve(host: type, argv: list[str]) -> None:
         server.wait_for_termination()
     except KeyboardInterrupt:  # the engine interrupts its plugins when it is done
         server.stop(grace=1)
+
+
+def config_env(request: language_pb2.RunRequest) -> dict[str, str]:
+    """The stack's configuration for the program, as both Go hosts hand it over: in its environment."""
+    return {
+        "PULUMI_CONFIG": json.dumps(dict(request.config)),
+        "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(request.configSecretKeys)),
+    }
 
 
 def run_response(done: subprocess.CompletedProcess) -> language_pb2.RunResponse:

@@ -36,7 +36,7 @@ from pathlib import Path
 import grpc
 from pulumi.runtime.proto import language_pb2
 
-from tests.engine.language_host import ENGINE_BIN, HostBase, run_response, run_streamed, serve
+from tests.engine.language_host import ENGINE_BIN, HostBase, config_env, run_response, run_streamed, serve
 
 
 def options(info: language_pb2.ProgramInfo) -> dict:
@@ -109,9 +109,7 @@ class NodejsLanguageHost(HostBase):
             args.append("--dry-run")
         nodeargs = str(found.get("nodeargs", "")).split()
         command = ["node", *nodeargs, str(script), *args, info.entry_point or ".", *request.args]
-        env = dict(os.environ)
-        env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
-        env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
+        env = {**os.environ, **config_env(request)}
         env["PULUMI_NODEJS_TYPESCRIPT"] = "false" if str(found.get("typescript", True)).lower() == "false" else "true"
         if found.get("tsconfig"):
             env["PULUMI_NODEJS_TSCONFIG_PATH"] = str(found["tsconfig"])
