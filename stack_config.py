@@ -325,6 +325,14 @@ SETTINGS: tuple[Setting, ...] = (
         "name of the IngressClass bound to the AlbConfig",
         _matching(_DNS_LABEL, "a DNS label: a-z, 0-9 and '-', at most 63 characters"),
     ),
+    Setting(
+        "listener.readyTimeoutSeconds",
+        "integer",
+        600,
+        "how long `pulumi up` waits for the ALB Ingress controller to write the AlbConfig's status (the ALB's "
+        "DNS name) before it fails; not used in render mode",
+        _whole(10, 3600, unit=" of seconds"),
+    ),
     Setting("app", "object", {}, "the workload behind the listener"),
     Setting(
         "app.name",
@@ -396,6 +404,8 @@ class ListenerSettings:
     http_redirect: bool
     alb_config_name: str
     ingress_class_name: str
+    ready_timeout_seconds: int = 600
+    """How long an `up` waits for the controller to write the AlbConfig's status."""
 
 
 @dataclass(frozen=True)
@@ -753,6 +763,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
             http_redirect=listener["httpRedirect"],
             alb_config_name=listener["albConfigName"],
             ingress_class_name=listener["ingressClassName"],
+            ready_timeout_seconds=listener["readyTimeoutSeconds"],
         ),
         namespace=_scalar("namespace", raw.get("namespace")),
         app=AppSettings(name=app["name"], image=app["image"], replicas=app["replicas"], port=app["port"]),
