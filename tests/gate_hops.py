@@ -1,9 +1,16 @@
 """Test equipment: the gate between two real nginx hops on 127.0.0.1, in front of an app that echoes headers.
 
 `Hops` starts hop 1, which plays the ALB listener (a client certificate from the stack's CA required; the four
-client-certificate headers forwarded under the aliases of the AlbConfig spec the program registered,
-overwriting any the client sent), and hop 2, the gate's `default.conf` exactly as the program rendered it
-with only its two ports substituted. `EchoHeaders` / `echo_app()` is the app behind them.
+client-certificate headers forwarded under the aliases of the AlbConfig spec the program registered), and
+hop 2, the gate's `default.conf` exactly as the program rendered it with only its two ports substituted.
+`EchoHeaders` / `echo_app()` is the app behind them. Both hops run nginx 1.23 or later, which joins a header
+sent on several lines into one value as the gate's image (nginx 1.27) does.
+
+What ALB does with an identity header the caller sent itself is not documented, so hop 1 does one of three
+things (`ALB_HEADER_MODES`): `overwrite` (the caller's header is dropped, ALB's sent: nginx's
+`proxy_set_header`), `append` (the caller's line kept and ALB's added after it, a second line of the same
+name) or `join` (one line, "caller, alb", as a proxy extends `X-Forwarded-For`). A caller that sent no such
+header gets ALB's alone in every mode.
 
 ALB's fingerprint format is undocumented, so hop 1 sends it in either of two formats: nginx's own (SHA-1,
 lower case, no colons) or SHA-256 upper case with colons (nginx cannot compute that one, so hop 1 looks it
@@ -25,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from components import gate
-from tests.tls_listener import MutualTlsNginx, Nginx
+from tests.tls_listener import MutualTlsNginx, Nginx, nginx_joining_headers
 
 ALBCONFIG = "kubernetes:alibabacloud.com/v1:AlbConfig"
 HEADER_VARIABLES = {  # what hop 1 forwards for each xForwardedForConfig alias
@@ -34,6 +41,26 @@ HEADER_VARIABLES = {  # what hop 1 forwards for each xForwardedForConfig alias
     "Fingerprint": "$alb_fingerprint",
     "ClientVerify": "$ssl_client_verify",
 }
+ALB_HEADER_MODES = ("overwrite", "append", "join")
+
+
+def alb_location(alias_variables: dict[str, str], mode: str) -> tuple[str, str]:
+    """(`http {}` additions, `location {}` lines) of hop 1 forwarding each header alias → nginx variable, doing
+    `mode` (one of `ALB_HEADER_MODES`) with a header of that name the caller sent."""
+    if mode not in ALB_HEADER_MODES:
+        raise ValueError(f"unknown ALB header mode {mode!r}; one of {ALB_HEADER_MODES}")
+    http, location = "", ""
+    for n, (alias, variable) in enumerate(alias_variables.items()):
+        caller = gate.header_variable(alias)
+        if mode == "overwrite":
+            location += f"            proxy_set_header {alias} {variable};\n"
+        elif mode == "append":  # two directives of one name: two lines, the caller's (if any) first
+            location += f"            proxy_set_header {alias} {caller};\n"
+            location += f"            proxy_set_header {alias} {variable};\n"
+        else:
+            http += f'    map {caller} $alb_caller_{n} {{\n        "" "";\n        default "{caller}, ";\n    }}\n'
+            location += f'            proxy_set_header {alias} "${{alb_caller_{n}}}{variable}";\n'
+    return http, location
 
 
 def fingerprints(pem: str) -> tuple[str, str]:
@@ -93,7 +120,8 @@ class Hops:
     """Hop 1 (the ALB stand-in) → hop 2 (the gate, rendered by `run`) → the echoing app on `app_port`.
 
     `certificates`: the client certificates hop 1 may be shown (for its SHA-256 table); `server_key_pem`: the
-    key of `run`'s server certificate; `fingerprint_format`: `sha1` or `sha256`, as described above.
+    key of `run`'s server certificate; `fingerprint_format`: `sha1` or `sha256`; `alb_headers`: what hop 1 does
+    with the caller's own identity headers (`ALB_HEADER_MODES`), as described above.
     """
 
     def __init__(
@@ -105,22 +133,25 @@ class Hops:
         *,
         certificates: Iterable[str],
         server_key_pem: str,
+        alb_headers: str = "overwrite",
     ):
+        self.alb_headers = alb_headers
+        binary = nginx_joining_headers()
         conf = gate_conf(run)
         assert conf.count("listen 8080;") == 1 and conf.count("proxy_pass http://127.0.0.1:80;") == 1
         self.gate = Nginx(workdir / "gate", "")
         rendered = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.gate.port};").replace(
             "proxy_pass http://127.0.0.1:80;", f"proxy_pass http://127.0.0.1:{app_port};"
         )
-        self.gate = Nginx(workdir / "gate", rendered, port=self.gate.port)
+        self.gate = Nginx(workdir / "gate", rendered, port=self.gate.port, binary=binary)
         table = "\n".join(f"        {sha1} {sha256};" for sha1, sha256 in (fingerprints(pem) for pem in certificates))
         lookup = "$ssl_client_fingerprint" if fingerprint_format == "sha1" else '""'
         http = f"    map $ssl_client_fingerprint $alb_fingerprint {{\n        default {lookup};\n"
         http += (table + "\n" if fingerprint_format == "sha256" else "") + "    }\n"
-        location = "".join(
-            f"            proxy_set_header {alias} {HEADER_VARIABLES[field]};\n"
-            for field, alias in aliases(run).items()
+        callers, location = alb_location(
+            {alias: HEADER_VARIABLES[field] for field, alias in aliases(run).items()}, alb_headers
         )
+        http += callers
         location += f"            proxy_pass http://127.0.0.1:{self.gate.port};\n"
         self.alb = MutualTlsNginx(
             workdir / "alb",
@@ -130,6 +161,7 @@ class Hops:
             domain=run.named("app-ingress").inputs["spec"]["rules"][0]["host"],
             location=location,
             http=http,
+            binary=binary,
         )
 
     def __enter__(self):
@@ -146,7 +178,7 @@ class Hops:
         self.gate.__exit__(*exc)
 
     def curl(self, files: Path, name: str, headers: dict[str, str] | None = None):
-        """curl through both hops with `files`/<name>.crt, <name>.key and ca.crt."""
+        """curl through both hops with `files`/<name>.crt, <name>.key and ca.crt; `headers` are the caller's own."""
         return self.alb.curl(
             cert=files / f"{name}.crt", key=files / f"{name}.key", cacert=files / "ca.crt", headers=headers
         )

@@ -3,28 +3,62 @@
 Hop 1 plays the ALB listener, hop 2 runs the gate's `default.conf` exactly as the program renders it (ports
 substituted), in front of an app that echoes the headers it got. The stack is updated three times under
 `RememberingMocks` (every client active, bob revoked, bob restored), so bob's certificate is the same
-throughout, issued an hour before the update that revokes it.
+throughout, issued an hour before the update that revokes it. partner brought its own key, with a subject
+whose DN has commas and characters RFC 2253 escapes.
+
+What ALB does with identity headers a caller sends itself is not documented, so every test of the hops runs
+with hop 1 doing each of the three things it might (`ALB_HEADER_MODES`: overwrite, append a line, join into
+one line); the two fingerprint formats of gate_hops run with each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import urllib.error
 import urllib.request
 from types import SimpleNamespace
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from components import gate
 from tests.fakes.tls_provider import FakeTlsProvider
-from tests.gate_hops import EchoHeaders, Hops, aliases, echo_app, fingerprints, gate_conf
+from tests.gate_hops import ALB_HEADER_MODES, EchoHeaders, Hops, aliases, echo_app, fingerprints, gate_conf
 from tests.harness import BASE_CONFIG, run_program
 from tests.stack_state import RememberingMocks
-from tests.tls_listener import Nginx
+from tests.tls_listener import Nginx, free_port, nginx_joining_headers
 
-THREE = {**BASE_CONFIG, "clients": ["alice", "bob", "carol"]}
-BOB_REVOKED = {**BASE_CONFIG, "clients": ["alice", {"name": "bob", "revoked": True}, "carol"]}
+PARTNER_KEY = ec.generate_private_key(ec.SECP256R1())
+PARTNER_KEY_PEM = PARTNER_KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+PARTNER_O = 'Example, Inc. "West" + Sons; <R&D>'
+PARTNER_CSR = (
+    x509.CertificateSigningRequestBuilder()
+    .subject_name(
+        x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, PARTNER_O),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "#1 lab, 2nd floor"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "partner"),
+            ]
+        )
+    )
+    .sign(PARTNER_KEY, hashes.SHA256())
+    .public_bytes(serialization.Encoding.PEM)
+    .decode()
+)
+PARTNER_DN = r"CN=partner,OU=\#1 lab\, 2nd floor,O=Example\, Inc. \"West\" \+ Sons\; \<R&D\>"
+"""partner's subject as nginx's `$ssl_client_s_dn` (RFC 2253) writes it."""
+PARTNER = {"name": "partner", "csr": PARTNER_CSR}
+THREE = {**BASE_CONFIG, "clients": ["alice", "bob", "carol", PARTNER]}
+BOB_REVOKED = {**BASE_CONFIG, "clients": ["alice", {"name": "bob", "revoked": True}, "carol", PARTNER]}
+ACTIVE = ("alice", "carol", "partner")
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +69,10 @@ def stack(tmp_path_factory):
     runs.revoked = run_program(BOB_REVOKED, mocks=mocks)
     runs.restored = run_program(THREE, mocks=mocks)
     files = tmp_path_factory.mktemp("clients")
-    for name in THREE["clients"]:
+    keys = {**runs.before.outputs["clientPrivateKeys"], "partner": PARTNER_KEY_PEM}
+    for name in ("alice", "bob", "carol", "partner"):
         (files / f"{name}.crt").write_text(runs.before.outputs["clientCertificates"][name])
-        (files / f"{name}.key").write_text(runs.before.outputs["clientPrivateKeys"][name])
+        (files / f"{name}.key").write_text(keys[name])
     (files / "ca.crt").write_text(runs.before.outputs["caCertificatePem"])
     assert runs.revoked.named("client-bob-cert").outputs["certPem"] == (files / "bob.crt").read_text()
     return SimpleNamespace(runs=runs, files=files, server_key=runs.before.named("server-key").outputs["privateKeyPem"])
@@ -49,7 +84,7 @@ def app():
         yield port
 
 
-def hops(stack, run, app: int, fingerprint_format: str, workdir):
+def hops(stack, run, app: int, fingerprint_format: str, workdir, alb_headers: str = "overwrite"):
     return Hops(
         workdir,
         run,
@@ -57,27 +92,52 @@ def hops(stack, run, app: int, fingerprint_format: str, workdir):
         fingerprint_format,
         certificates=stack.runs.before.outputs["clientCertificates"].values(),
         server_key_pem=stack.server_key,
+        alb_headers=alb_headers,
     )
 
 
-@pytest.fixture(scope="module", params=["sha1", "sha256"])
+@pytest.fixture(
+    scope="module",
+    params=[(mode, form) for mode in ALB_HEADER_MODES for form in ("sha1", "sha256")],
+    ids=lambda param: "-".join(param),
+)
 def revoked_hops(request, stack, app, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp(f"hops-{request.param}")
-    with hops(stack, stack.runs.revoked, app, request.param, workdir) as running:
-        yield SimpleNamespace(hops=running, format=request.param)
+    mode, form = request.param
+    workdir = tmp_path_factory.mktemp(f"hops-{mode}-{form}")
+    with hops(stack, stack.runs.revoked, app, form, workdir, alb_headers=mode) as running:
+        yield SimpleNamespace(hops=running, format=form, mode=mode)
+
+
+def fingerprint_of(stack, client: str, form: str) -> str:
+    sha1, sha256 = fingerprints((stack.files / f"{client}.crt").read_text())
+    return sha1 if form == "sha1" else sha256
 
 
 def test_every_active_client_gets_200_and_the_app_sees_its_identity(revoked_hops, stack):
     names = aliases(stack.runs.revoked)
-    for client in ("alice", "carol"):
+    for client in ACTIVE:
         response = revoked_hops.hops.curl(stack.files, client)
         assert response.status == 200, response
         seen = json.loads(response.body)
-        assert seen[names["SubjectDN"]] == f"CN={client}"
+        assert seen[names["SubjectDN"]] == (PARTNER_DN if client == "partner" else f"CN={client}")
         assert seen[names["IssuerDN"]] == "CN=alb-mtls test root,O=alb-mtls,C=CN"
         assert seen[names["ClientVerify"]] == "SUCCESS"
-        sha1, sha256 = fingerprints((stack.files / f"{client}.crt").read_text())
-        assert seen[names["Fingerprint"]] == (sha1 if revoked_hops.format == "sha1" else sha256)
+        assert seen[names["Fingerprint"]] == fingerprint_of(stack, client, revoked_hops.format)
+
+
+def test_a_subject_dn_with_commas_and_escaped_characters_passes_as_one_value(revoked_hops, stack):
+    """partner's DN holds ", " twice (escaped commas inside its O and OU) and every character RFC 2253 escapes;
+    it is one value, and the app gets it whole."""
+    response = revoked_hops.hops.curl(stack.files, "partner")
+    assert response.status == 200, response
+    subject = json.loads(response.body)[aliases(stack.runs.revoked)["SubjectDN"]]
+    assert subject == PARTNER_DN and ", " in subject
+    assert (
+        x509.load_pem_x509_certificate((stack.files / "partner.crt").read_bytes())
+        .subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0]
+        .value
+        == PARTNER_O
+    )
 
 
 def test_a_revoked_client_gets_403_from_the_gate(revoked_hops, stack):
@@ -88,36 +148,85 @@ def test_a_revoked_client_gets_403_from_the_gate(revoked_hops, stack):
     assert EchoHeaders.seen == []  # the app never saw the request
 
 
-def test_a_forged_fingerprint_header_is_overwritten_by_the_real_one(revoked_hops, stack):
+def test_a_revoked_client_sending_an_active_clients_fingerprint_is_refused(revoked_hops, stack):
+    """Overwritten by ALB, bob's own fingerprint reaches the gate (403); appended or joined, the gate sees two
+    values and refuses the request before it looks at either (400)."""
     names = aliases(stack.runs.revoked)
-    alice_sha1, alice_sha256 = fingerprints((stack.files / "alice.crt").read_text())
-    bob_sha1, _ = fingerprints((stack.files / "bob.crt").read_text())
-    as_alice = revoked_hops.hops.curl(stack.files, "bob", headers={names["Fingerprint"]: alice_sha1})
-    assert as_alice.status == 403, as_alice
-    as_bob = revoked_hops.hops.curl(
-        stack.files, "alice", headers={names["Fingerprint"]: bob_sha1, names["ClientVerify"]: "FAILED:forged"}
-    )
-    assert as_bob.status == 200, as_bob
-    seen = json.loads(as_bob.body)
-    assert seen[names["Fingerprint"]] == (alice_sha1 if revoked_hops.format == "sha1" else alice_sha256)
-    assert seen[names["ClientVerify"]] == "SUCCESS"
+    for form in ("sha1", "sha256"):
+        EchoHeaders.seen.clear()
+        response = revoked_hops.hops.curl(
+            stack.files, "bob", headers={names["Fingerprint"]: fingerprint_of(stack, "alice", form)}
+        )
+        if revoked_hops.mode == "overwrite":
+            assert (response.status, response.body) == (403, gate.REVOKED_REASON + "\n"), response
+        else:
+            assert response.status == 400, response
+            assert response.body == gate.several_values_reason(names["Fingerprint"]) + "\n"
+        assert EchoHeaders.seen == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Fingerprint", None),  # carol's: another active client's
+        ("Fingerprint", "00"),
+        ("SubjectDN", "CN=admin"),
+        ("SubjectDN", "CN=alice"),  # the very value ALB sends
+        ("IssuerDN", "CN=another root,O=Example\\, Inc."),
+        ("ClientVerify", "SUCCESS"),
+    ],
+)
+def test_an_active_client_sending_an_identity_header_of_its_own(revoked_hops, stack, field, value):
+    """Appended or joined, the header holds two values: 400, the app never sees an ambiguous identity.
+    Overwritten, ALB's value replaced the caller's: 200, and the app sees ALB's."""
+    names = aliases(stack.runs.revoked)
+    value = value if value is not None else fingerprint_of(stack, "carol", revoked_hops.format)
+    EchoHeaders.seen.clear()
+    response = revoked_hops.hops.curl(stack.files, "alice", headers={names[field]: value})
+    if revoked_hops.mode == "overwrite":
+        assert response.status == 200, response
+        seen = json.loads(response.body)
+        assert seen[names["Fingerprint"]] == fingerprint_of(stack, "alice", revoked_hops.format)
+        assert seen[names["SubjectDN"]] == "CN=alice"
+        assert seen[names["IssuerDN"]] == "CN=alb-mtls test root,O=alb-mtls,C=CN"
+        assert seen[names["ClientVerify"]] == "SUCCESS"
+    else:
+        assert (response.status, response.body) == (400, gate.several_values_reason(names[field]) + "\n"), response
+        assert EchoHeaders.seen == []
 
 
 def test_restoring_a_client_lets_its_same_certificate_in_again(stack, app, tmp_path):
     with hops(stack, stack.runs.restored, app, "sha256", tmp_path) as running:
-        for client in THREE["clients"]:
+        for client in ("alice", "bob", "carol"):
             response = running.curl(stack.files, client)
             assert response.status == 200, (client, response)
             assert json.loads(response.body)["x-forwarded-clientcert-subjectdn"] == f"CN={client}"
 
 
-# --- the gate on its own: every fingerprint spelling, the verify result --------------------------------
+def test_the_hops_run_an_nginx_that_joins_a_repeated_header(tmp_path):
+    """What the append mode rests on, as the gate's image (nginx 1.27) does it: a header sent on two lines is one
+    `$http_…` value, "first, second". nginx before 1.23 answers "first" here, and the hops would not do."""
+    port = free_port()
+    conf = f'server {{ listen 127.0.0.1:{port}; location / {{ return 200 "$http_x_probe"; }} }}'
+    with Nginx(tmp_path, conf, port=port, binary=nginx_joining_headers()):
+        done = subprocess.run(
+            ["curl", "--silent", "-H", "X-Probe: first", "-H", "x-probe: second", f"http://127.0.0.1:{port}/"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    assert done.stdout == "first, second"
+
+
+# --- the gate on its own: every fingerprint spelling, the verify result, what one value may hold --------
 @pytest.fixture(scope="module")
 def gate_only(stack, app, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("gate")
     port = Nginx(workdir, "").port
     conf = gate_conf(stack.runs.revoked).replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    with Nginx(workdir, conf.replace("127.0.0.1:80;", f"127.0.0.1:{app};"), port=port) as nginx:
+    conf = conf.replace("127.0.0.1:80;", f"127.0.0.1:{app};")
+    with Nginx(workdir, conf, port=port, binary=nginx_joining_headers()) as nginx:
         yield nginx
 
 
@@ -141,8 +250,17 @@ def test_the_gate_refuses_either_fingerprint_in_any_spelling(gate_only, stack):
         status, body = get(gate_only.port, {"x-forwarded-clientcert-fingerprint": fingerprint})
         assert (status, body) == (403, gate.REVOKED_REASON + "\n"), fingerprint
     alice_sha1, alice_sha256 = fingerprints((stack.files / "alice.crt").read_text())
-    for fingerprint in (alice_sha1, alice_sha256, sha1[:-2], sha1 + "00"):  # another certificate, or not bob's
+    for fingerprint in (alice_sha1, alice_sha256, sha1[:-2], sha1 + "00", "00" + sha1, sha1[2:]):
         assert get(gate_only.port, {"x-forwarded-clientcert-fingerprint": fingerprint})[0] == 200, fingerprint
+
+
+def test_the_gate_refuses_a_revoked_fingerprint_wherever_it_stands_in_the_value(gate_only, stack):
+    """Independently of the several-values rule (none of these has a comma): a revoked fingerprint anywhere."""
+    sha1, sha256 = fingerprints((stack.files / "bob.crt").read_text())
+    alice_sha1, _ = fingerprints((stack.files / "alice.crt").read_text())
+    for value in (f"{alice_sha1} {sha1}", f"{sha256};{alice_sha1}", f"sha256={sha256}", f"{sha1}\t"):
+        status, body = get(gate_only.port, {"x-forwarded-clientcert-fingerprint": value})
+        assert (status, body) == (403, gate.REVOKED_REASON + "\n"), value
 
 
 @pytest.mark.parametrize(
@@ -155,6 +273,56 @@ def test_the_gate_refuses_a_verify_result_that_is_not_a_success(gate_only, verif
     assert got == status, (verify, body)
     if status == 403:
         assert body == gate.UNVERIFIED_REASON + "\n"
+
+
+ONE_OR_SEVERAL = [
+    # (header, value, status): 400 = more than one value, as two lines joined by nginx ("a, b") would read
+    ("fingerprint", "00ff, 11ee", 400),
+    ("fingerprint", ", 11ee", 400),  # an empty line of the caller's, then ALB's
+    ("fingerprint", "00:FF:11:EE", 200),
+    ("clientverify", "SUCCESS, SUCCESS", 400),
+    ("clientverify", "NONE, SUCCESS", 400),
+    ("clientverify", "SUCCESS, FAILED:unable to get local issuer certificate", 400),
+    ("clientverify", "anything, SUCCESS", 400),
+    ("clientverify", ", SUCCESS", 400),
+    # one FAILED result whose OpenSSL reason has a comma: one value, not a success
+    ("clientverify", "FAILED:Certificate Transparency required, but no valid SCTs found", 403),
+    ("subjectdn", "CN=partner,O=Example\\, Inc.", 200),  # an escaped comma and a space: one DN
+    ("subjectdn", PARTNER_DN, 200),
+    ("subjectdn", "CN=admin, CN=alice", 400),
+    ("subjectdn", "CN=alice,O=x, CN=alice,O=x", 400),
+    ("subjectdn", "anything, CN=alice", 400),
+    ("subjectdn", ", CN=alice", 400),
+    ("subjectdn", "CN=admin, 2.5.4.3=#0c05616c696365", 400),  # an attribute by its OID
+    ("subjectdn", "/CN=admin, /CN=alice", 400),  # OpenSSL's legacy form
+    ("subjectdn", "/O=Example, Inc./CN=alice", 200),  # one legacy DN with a comma inside
+    ("subjectdn", "CN=x\\, CN=alice", 400),  # a caller's trailing backslash does not hide the second DN
+    # the documented limits: a value holding ", X=" is taken for two DNs; OpenSSL's oneline form is not split
+    ("subjectdn", "O=Acme\\, OU=Sales,CN=alice", 400),
+    ("subjectdn", "C = CN, O = alb-mtls, CN = alice", 200),
+    ("issuerdn", "CN=alb-mtls test root,O=alb-mtls,C=CN, CN=alb-mtls test root,O=alb-mtls,C=CN", 400),
+    ("issuerdn", "CN=alb-mtls test root,O=alb-mtls,C=CN", 200),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "status"), ONE_OR_SEVERAL)
+def test_what_one_value_of_each_header_may_hold(gate_only, field, value, status):
+    header = f"x-forwarded-clientcert-{field}"
+    got, body = get(gate_only.port, {header: value})
+    assert got == status, (value, body)
+    if status == 400:
+        assert body == gate.several_values_reason(header) + "\n"
+
+
+def test_more_than_one_value_is_refused_before_anything_else(gate_only, stack):
+    """A revoked fingerprint and a failed verify result, with a subject of two DNs: 400, not 403."""
+    sha1, _ = fingerprints((stack.files / "bob.crt").read_text())
+    headers = {
+        "x-forwarded-clientcert-fingerprint": sha1,
+        "x-forwarded-clientcert-clientverify": "NONE",
+        "x-forwarded-clientcert-subjectdn": "CN=admin, CN=bob",
+    }
+    assert get(gate_only.port, headers) == (400, gate.several_values_reason("x-forwarded-clientcert-subjectdn") + "\n")
 
 
 def test_the_gate_passes_the_request_on_unchanged(gate_only):

