@@ -24,20 +24,16 @@ is a Pulumi dynamic provider over the official SDK (`alibabacloud-cas20200407`, 
 - read (`pulumi refresh`): looks the identifier up with ListCert; gone means deleted out of band.
 - check: the PEM must parse as certificates, each a CA (BasicConstraints CA:TRUE), and hold no key.
 
-Failures: throttling (`Throttling`, `Throttling.User`, ...), 5xx answers and transport failures
-(connection refused or reset, no answer, timeout) are retried with capped exponential backoff and
-jitter until `RETRY.deadline` seconds after the operation began; each retry repeats a whole step
-(find, then act), so a call whose answer was lost is not done twice. Any other error (invalid
-parameter, forbidden, not found, a bad signature) fails at once, naming the call and the code.
+Failures, retries and credentials are the Alibaba Cloud API layer's (`components.alicloud_api`): throttling,
+5xx answers and transport failures are retried until `RETRY.deadline` seconds after the operation began; each
+retry repeats a whole step (find, then act), so a call whose answer was lost is not done twice. Any other error
+(invalid parameter, forbidden, not found, a bad signature) fails at once, naming the call and the code.
+Credentials come from the environment at call time, where the alicloud provider reads them; they are never
+inputs, never stack configuration, and never in the resource state or in the serialized provider. `endpoint`
+and `protocol` are the alicloud provider's `alicloud:endpoints` `cas` entry and `alicloud:protocol`, as
+`components.alicloud_api.cas_endpoint` reads them.
 
-`Attempts` (the retries), `call_api` (one SDK call, its failure as a `CasApiError`) and `sdk_config` (endpoint,
-protocol and credentials) serve every Certificate Management SDK: `components.pca` uses them for the PCA API.
-
-Credentials come from the environment at call time, where the alicloud provider reads them
-(`ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY`, `ALICLOUD_SECURITY_TOKEN`), else from the standard
-`alibabacloud_credentials` chain (`ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET`, CLI profile, ECS RAM role, ...).
-They are never inputs, never stack configuration, and never in the resource state or in the serialized
-provider.
+`CheckedProvider` (check and diff from three class attributes) is shared with `components.pca`.
 
 Serialization: `pulumi.dynamic` pickles the provider with dill. `CaCertificateProvider` lives in an
 importable module and has no instance state, so dill stores a reference to it
@@ -47,25 +43,37 @@ in the project directory) imports this module; the SDK is imported inside the me
 
 from __future__ import annotations
 
-import os
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
+
+from components.alicloud_api import (
+    Attempts,
+    CasApiError,
+    RetryPolicy,
+    call_api,
+    is_unknown,
+    sdk_config,
+)
+
+__all__ = [
+    "CaCertificateProvider",
+    "CaCertificateRegistration",
+    "CaCertificateRegistrationArgs",
+    "CasApiError",
+    "CheckedProvider",
+    "RetryPolicy",
+    "split_endpoint",
+]
 
 
 def split_endpoint(value: str | None) -> tuple[str | None, str]:
-    """An `alicloud:endpoints` `cas` entry as the SDK takes it: `(host[:port], protocol)`.
-
-    A bare `host[:port]` (the form the alicloud provider documents, e.g. a VPC endpoint
-    `cas-vpc.cn-hangzhou.aliyuncs.com`) is reached over HTTPS; `https://host` likewise. `http://host:port`
-    means plain HTTP, which only a local test endpoint uses. None: the SDK's endpoint for the region.
+    """The previous reading of an `alicloud:endpoints` `cas` entry, `(host[:port], protocol)` with plain HTTP
+    from an `http://` prefix, which the alicloud provider does not take; `components.alicloud_api.cas_endpoint`
+    reads the provider's settings as the provider does. Kept only while the program's wiring
+    (`components/listener.py`, `__main__.py`) still calls it; delete it when they no longer do.
     """
     if not value:
         return None, "https"
@@ -73,150 +81,6 @@ def split_endpoint(value: str | None) -> tuple[str | None, str]:
         if value.startswith(scheme + "://"):
             return value[len(scheme) + 3 :].rstrip("/"), scheme
     return value.rstrip("/"), "https"
-
-
-T = TypeVar("T")
-
-RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
-"""Error codes that mean "try again later", besides every `Throttling` / `Throttling.*` code."""
-
-
-def _unknown(value: Any) -> bool:
-    """Whether a dynamic-provider input is not known yet (in a preview). The provider process receives
-    `pulumi.output.Unknown` objects; the wire protocol's sentinel string is accepted too."""
-    return isinstance(value, Unknown) or value == UNKNOWN
-
-
-class CasApiError(Exception):
-    """A Certificate Management Service call failed; the message names the call and the error code."""
-
-    def __init__(
-        self,
-        operation: str,
-        code: str | None,
-        message: str,
-        request_id: str | None = None,
-        *,
-        status: int | None = None,
-        retryable: bool = False,
-    ):
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.status = status
-        """The HTTP status of the error answer; None when no answer came (a transport failure)."""
-        self.retryable = retryable
-        """Whether trying again later may succeed (throttling, 5xx, a transport failure)."""
-        text = f"CAS {operation} failed: {code}: {message}" if code else f"CAS {operation} failed: {message}"
-        if request_id:
-            text += f" (RequestId {request_id})"
-        super().__init__(text)
-
-    @property
-    def not_found(self) -> bool:
-        """The answer says the thing asked about does not exist."""
-        return bool(self.code) and any(word in self.code for word in ("NotFound", "NotExist"))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long and how often retryable CAS failures are retried."""
-
-    deadline: float = 300.0
-    """Seconds after an operation (create, read, delete) began after which no further retry starts."""
-    base: float = 1.0
-    """The first backoff, seconds; it doubles with every failed attempt."""
-    cap: float = 30.0
-    """The longest backoff, seconds."""
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (0-based): capped exponential with equal
-        jitter (half the step fixed, half random), so parallel callers spread out."""
-        step = min(self.cap, self.base * 2**attempt)
-        return step / 2 + random.uniform(0, step / 2)
-
-
-class Attempts:
-    """Runs steps of one operation, retrying retryable failures until the operation's deadline."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.started = time.monotonic()
-
-    def run(self, step: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                return step()
-            except CasApiError as failure:
-                if not failure.retryable:
-                    raise
-                delay = self.policy.backoff(attempt)
-                attempt += 1
-                elapsed = time.monotonic() - self.started
-                if elapsed + delay > self.policy.deadline:
-                    raise CasApiError(
-                        failure.operation,
-                        failure.code,
-                        f"{failure.message}; gave up after {attempt} attempt{'s' if attempt > 1 else ''} in "
-                        f"{elapsed:.0f} s (transient failures are retried for {self.policy.deadline:g} s)",
-                        failure.request_id,
-                        status=failure.status,
-                    ) from None
-                time.sleep(delay)
-
-
-def sdk_config(props: dict[str, Any]) -> Any:
-    """The SDK client configuration of an Alibaba Cloud API (`alibabacloud_tea_openapi` `Config`) for `props`
-    (`region`, optional `endpoint` and `protocol`), with credentials from the environment (see the module)."""
-    from alibabacloud_tea_openapi.utils_models import Config
-
-    config = Config(region_id=props["region"], protocol=props.get("protocol") or "https")
-    if props.get("endpoint"):
-        config.endpoint = props["endpoint"]
-    access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
-    secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
-    if bool(access_key) != bool(secret_key):
-        missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
-        raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
-    if access_key and secret_key:
-        config.access_key_id = access_key
-        config.access_key_secret = secret_key
-        config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
-    else:
-        from alibabacloud_credentials.client import Client as CredentialClient
-
-        config.credential = CredentialClient()
-    return config
-
-
-def call_api(operation: str, method: Any, request: Any) -> Any:
-    """Runs one SDK call (of any Alibaba Cloud SDK built on `alibabacloud_tea_openapi`); a failure becomes a `CasApiError` naming the call and the code, and saying
-    whether it is worth retrying (throttling, 5xx, no answer at all)."""
-    from darabonba.exceptions import RetryError
-    from Tea.exceptions import TeaException
-
-    try:
-        return method(request)
-    except TeaException as error:
-        data = error.data if isinstance(error.data, dict) else {}
-        inner = getattr(error, "inner_exception", None)
-        code = error.code if error.code not in (None, "", "None") else data.get("Code")
-        status = getattr(error, "status_code", None) or data.get("statusCode")
-        if isinstance(inner, RetryError):  # the SDK's wrapper of a transport failure: no answer came
-            reason = str(inner.message)
-            # A refused TLS certificate is not going to get better by waiting.
-            retryable = not any(word in reason for word in ("CERTIFICATE_VERIFY_FAILED", "SSLError"))
-            raise CasApiError(operation, None, f"no answer: {reason}", retryable=retryable) from None
-        message = data.get("Message") or getattr(inner, "message", None) or error.message or str(error)
-        code = str(code) if code else None
-        retryable = (
-            (code is not None and (code in RETRYABLE_CODES or code.split(".")[0] == "Throttling"))
-            or status == 429
-            or (status is not None and int(status) >= 500)
-        )
-        raise CasApiError(operation, code, message, data.get("RequestId"), status=status, retryable=retryable) from None
 
 
 @dataclass
@@ -239,13 +103,16 @@ class CaCertificateRegistrationArgs:
 
 
 class CheckedProvider(pulumi.dynamic.ResourceProvider):
-    """check and diff of this project's dynamic providers, from three class attributes: `DEFAULTS` fill
-    unset inputs, `_problems(prop, value)` checks each of `INPUTS` that is known, and a changed input in
-    `REPLACE_ON` replaces the resource (the new one first) while any other change is an update."""
+    """check and diff of this project's dynamic providers, from class attributes: `DEFAULTS` fill unset
+    inputs, `_problems(prop, value)` checks each of `INPUTS` that is known, a changed input in `REPLACE_ON`
+    replaces the resource (the new one first), any other change is an update, and `CREATE_ONLY` inputs are
+    never compared."""
 
     INPUTS: ClassVar[tuple[str, ...]] = ()
     REPLACE_ON: ClassVar[tuple[str, ...]] = ()
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    CREATE_ONLY: ClassVar[tuple[str, ...]] = ()
+    """Inputs that matter only when the resource is created: checked, never compared (no change, no update)."""
 
     @staticmethod
     def _problems(prop: str, value: Any) -> list[str]:
@@ -256,7 +123,7 @@ class CheckedProvider(pulumi.dynamic.ResourceProvider):
         failures = [
             pulumi.dynamic.CheckFailure(prop, reason)
             for prop in self.INPUTS
-            if not _unknown(inputs.get(prop))
+            if not is_unknown(inputs.get(prop))
             for reason in self._problems(prop, inputs.get(prop))
         ]
         return pulumi.dynamic.CheckResult(inputs, failures)
@@ -264,7 +131,8 @@ class CheckedProvider(pulumi.dynamic.ResourceProvider):
     def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
         """(the new inputs with defaults, the changed inputs, those of them that replace the resource)."""
         news = {**self.DEFAULTS, **news}
-        changed = [k for k in self.INPUTS if _unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        compared = [k for k in self.INPUTS if k not in self.CREATE_ONLY]
+        changed = [k for k in compared if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         return news, changed, [k for k in changed if k in self.REPLACE_ON]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:

@@ -4,8 +4,9 @@ With `ca.source: pca` the root CA and the issuing sub-CA live in the PCA (their 
 Cloud), and every certificate this stack hands out is issued there from a certificate request:
 
 - `PcaAuthority`: the root (`ROOT`) and the issuing sub-CA (`SUB_ROOT`), created with pulumi-alicloud's
-  `sslcertificatesservicepca.Certificate` (protected, like the self-signed CA), or existing ones named by
-  their identifiers. The resource id of that resource is the CA's identifier (its import takes
+  `sslcertificatesservice.PcaCertificate` (protected, like the self-signed CA; aliased from the deprecated
+  `sslcertificatesservicepca.Certificate` it replaces, so a stack that made its CAs with that type keeps them),
+  or existing ones named by their identifiers. The resource id is the CA's identifier (its import takes
   `<identifier>`).
 - `PcaCertificate`: a dynamic provider over the official PCA SDK (`alibabacloud-cas20200630`, API
   2020-06-30) that has one certificate issued from a CSR (`CreateClientCertificateWithCsr`, or
@@ -15,18 +16,31 @@ Cloud), and every certificate this stack hands out is issued there from a certif
 - `PcaClientCertificate` / `PcaServerCertificate`: the stack's own key and CSR (pulumi-tls), or the
   client's own CSR, and the PCA certificate; the same outputs as `pki.ClientCertificate`.
 
-Retries, errors and credentials are the CA registration's (`components.ca_registration`: `Attempts`,
-`call_api`, `sdk_config`): throttling, 5xx and transport failures are retried until the deadline, any other
-error fails at once naming the call and the code. Idempotence: each certificate is requested with a
-`CustomIdentifier` derived from what is asked (name, kind, issuer, CSR, days), and every attempt first
-looks for an issued certificate with that identifier (ListClientCertificate) and adopts it, so an issue
-whose answer was lost is not repeated. Revocation and deletion look first too (DescribeClientCertificate:
-already `REVOKE` means done).
+Where, with what and how to fail are the Alibaba Cloud API layer's (`components.alicloud_api`): the calls go to
+the Certificate Management site of the region (`cas_region`: cn-hangzhou for the Chinese mainland,
+ap-southeast-1 otherwise) unless `endpoint` names one; throttling, 5xx and transport failures are retried until
+the deadline, any other error fails at once naming the call and the code.
+
+Ownership and idempotence: each certificate is requested with a `CustomIdentifier` derived from its owner (the
+Pulumi project and stack), its resource name and what is asked (kind, issuer, days, CSR). A create adopts only a
+certificate issued under its own identifier, so an issue whose answer was lost, or an `up` that was interrupted,
+is not repeated, and no stack can adopt, renew or revoke a certificate another stack (or another resource)
+asked for, even for the same CSR from the same sub-CA. Only creates use the identifier: a certificate issued
+before identifiers named their owner keeps its PCA identifier (the resource id) for refresh, revocation and
+deletion, and is neither re-issued nor revoked because of the change (`owner` is never compared). Revocation
+and deletion look first (DescribeClientCertificate: already `REVOKE`, or gone, means done).
+
+Cost: finding a certificate to adopt needs no call per certificate. The provider process lists the PCA's
+certificates once (ListClientCertificate, every page) the first time a create needs it, keeps that index
+current with what it issues and revokes itself, and lists again only after a failed attempt (whose answer may
+have been lost). A new stack of N clients therefore costs N issues plus one listing.
 
 Assumptions the SDK and the API reference leave open (the local fake, tests/fake_pca.py, plays them):
 - `CustomIdentifier` is "a unique key" (the SDK's words): a value is never sent twice, so when certificates
   with this request's identifier exist but are all revoked (a client deleted, then added again with the
-  same CSR), the next one gets a numbered suffix (`…-2`, `…-3`).
+  same CSR), the next one gets a numbered suffix (`…-2`, `…-3`). What the PCA answers to a value sent twice
+  is not documented: any refusal of an issue makes the provider list again and adopt what it finds under its
+  identifier, and only when there is nothing does the refusal stand.
 - With `Immediately=2` the create answers with `X509Certificate` (the leaf) and `CertificateChain` (the CA
   certificates, issuing CA first; a leaf found in it is dropped); DescribeClientCertificate's `CertChain` is
   the same chain, and DescribeClientCertificate and ListClientCertificate cover server certificates too
@@ -43,7 +57,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
@@ -53,17 +68,21 @@ import pulumi_tls as tls
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from components.ca_registration import (
+from components.alicloud_api import (
     Attempts,
     CasApiError,
-    CheckedProvider,
     RetryPolicy,
-    _unknown,
     call_api,
+    cas_region,
+    is_unknown,
     sdk_config,
 )
+from components.ca_registration import CheckedProvider
 from components.pki import ClientCertificate, KeySpec, Subject, _private_key, component_options, parse_rfc3339
 
+DEPRECATED_CA_TYPE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+"""The type token of the CAs this module made before pulumi-alicloud deprecated it for
+`sslcertificatesservice.PcaCertificate`: aliased, so those CAs move to the new type in place."""
 REVOKED = "REVOKE"
 """The `Status` DescribeClientCertificate / ListClientCertificate report for a revoked certificate."""
 
@@ -91,10 +110,92 @@ def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+IDENTIFIER_PREFIX = "alb-mtls-"
+"""Every `CustomIdentifier` this provider sends starts so: the prefix and 32 hex digits, then `-N` for the Nth."""
+_BASE_LENGTH = len(IDENTIFIER_PREFIX) + 32
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One certificate as ListClientCertificate reports it: what adoption needs to decide."""
+
+    identifier: str
+    custom_identifier: str
+    status: str
+    after_date: int | None
+    """The end of validity, milliseconds since the epoch (`AfterDate`)."""
+
+
+def identifier_base(custom_identifier: str) -> str:
+    """The identifier a `CustomIdentifier` numbers (`…-2` -> `…`); itself when it numbers none."""
+    head, tail = custom_identifier[:_BASE_LENGTH], custom_identifier[_BASE_LENGTH:]
+    if custom_identifier.startswith(IDENTIFIER_PREFIX) and tail[:1] == "-" and tail[1:].isdigit():
+        return head
+    return custom_identifier
+
+
+@dataclass
+class IssuedIndex:
+    """The certificates one PCA holds, by the identifier they were issued under: listed once per provider process
+    (ListClientCertificate, every page), kept current with what this process issues and revokes, and listed again
+    only when asked to (after a failed attempt, whose answer may have been lost)."""
+
+    page_size: int
+    by_base: dict[str, list[Listed]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    listings: int = 0
+    """Complete listings made (each one or more ListClientCertificate pages)."""
+
+    def under(self, client: Any, base: str, refresh: bool = False) -> list[Listed]:
+        """The certificates issued under `base` or a numbered `base-N`, oldest first."""
+        with self.lock:
+            if self.by_base is None or refresh:
+                self.by_base = self._list(client)
+                self.listings += 1
+            return sorted(self.by_base.get(base, []), key=lambda c: (len(c.custom_identifier), c.custom_identifier))
+
+    def add(self, listed: Listed) -> None:
+        with self.lock:
+            if self.by_base is not None:
+                self.by_base.setdefault(identifier_base(listed.custom_identifier), []).append(listed)
+
+    def revoked(self, identifier: str) -> None:
+        with self.lock:
+            for entries in (self.by_base or {}).values():
+                entries[:] = [
+                    Listed(c.identifier, c.custom_identifier, REVOKED, c.after_date)
+                    if c.identifier == identifier
+                    else c
+                    for c in entries
+                ]
+
+    def _list(self, client: Any) -> dict[str, list[Listed]]:
+        from alibabacloud_cas20200630 import models
+
+        found: dict[str, list[Listed]] = {}
+        page = 1
+        while True:
+            request = models.ListClientCertificateRequest(current_page=page, show_size=self.page_size)
+            body = call_api("ListClientCertificate", client.list_client_certificate, request).body
+            listed = body.certificate_list or []
+            for c in listed:
+                if c.identifier and c.custom_identifier:
+                    entry = Listed(c.identifier, c.custom_identifier, str(c.status or ""), c.after_date)
+                    found.setdefault(identifier_base(c.custom_identifier), []).append(entry)
+            if not listed or page * self.page_size >= (body.total_count or 0):
+                return found
+            page += 1
+
+
+_INDEXES: dict[tuple[Any, ...], IssuedIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
 class PcaCertificateProvider(CheckedProvider):
     """CRUD for one certificate the PCA issues from a CSR."""
 
     INPUTS = (
+        "owner",
         "name",
         "kind",
         "csr_pem",
@@ -108,7 +209,10 @@ class PcaCertificateProvider(CheckedProvider):
     )
     """Input properties, in the order they are reported."""
     REPLACE_ON = ("name", "kind", "csr_pem", "parent_identifier", "days", "region")
-    """Inputs whose change means a new certificate (the PCA cannot change an issued one)."""
+    """Inputs whose change means a new certificate (the PCA cannot change an issued one); `region` only when
+    its Certificate Management site changes."""
+    CREATE_ONLY = ("owner",)
+    """The owner names the certificates this resource creates; it changes nothing about one already issued."""
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "kind": "client",
         "early_renewal_days": 0,
@@ -124,7 +228,9 @@ class PcaCertificateProvider(CheckedProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         news, changed, replaces = self.changes(olds, news)
-        if olds.get("revoked") and "revoked" in changed and not _unknown(news.get("revoked")):
+        if "region" in replaces and self._same_site(olds.get("region"), news.get("region")):
+            replaces.remove("region")  # the same Certificate Management site: the certificate is where it was
+        if olds.get("revoked") and "revoked" in changed and not is_unknown(news.get("revoked")):
             replaces.append("revoked")  # a revoked certificate stays revoked: un-revoking issues a new one
         if not replaces and not olds.get("revoked") and news.get("revoked") is False and self._due(olds, news):
             # Early renewal, as pulumi-tls's: inside the window (or expired) the certificate is issued anew
@@ -136,23 +242,39 @@ class PcaCertificateProvider(CheckedProvider):
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         props = {**self.DEFAULTS, **props}
         client = self._client(props)
+        index = self.index(props)
         attempts = Attempts(self.RETRY)
         base = self.custom_identifier(props)
 
-        def adopt_or_issue() -> Any:
-            # Every attempt looks first: an issue whose answer was lost must not be repeated.
-            issued = self._find_issued(client, base)
-            for candidate in [c for c in issued if c.status != REVOKED]:
-                found = self._describe(client, candidate.identifier)
-                if not self._due(found, props):  # one being renewed is not adopted by its renewal
-                    return found
-            custom_identifier = base if not issued else f"{base}-{len(issued) + 1}"
-            return self._issue(client, props, custom_identifier)
+        def adopt_or_issue() -> dict[str, Any]:
+            # After a failed attempt (its answer may have been lost) the PCA is listed again; an issue it holds
+            # under this identifier is adopted, never repeated.
+            refreshed = attempts.failed > 0
+            issued = index.under(client, base, refresh=refreshed)
+            while True:
+                adopted = self._adoptable(client, issued, props)
+                if adopted is not None:
+                    return adopted
+                custom_identifier = base if not issued else f"{base}-{len(issued) + 1}"
+                try:
+                    found = self._issue(client, props, custom_identifier)
+                except CasApiError as refusal:
+                    if refusal.retryable or refreshed:
+                        raise
+                    # Refused: perhaps the identifier is taken since the listing. Look again, once.
+                    refreshed = True
+                    issued = index.under(client, base, refresh=True)
+                    if any(c.custom_identifier == custom_identifier for c in issued):
+                        continue
+                    raise
+                ends = int(parse_rfc3339(found["validity_end_time"]).timestamp() * 1000)
+                index.add(Listed(found["identifier"], custom_identifier, found["status"], ends))
+                return found
 
         found = attempts.run(adopt_or_issue)
         identifier = found["identifier"]
         if props["revoked"] and found["status"] != REVOKED:
-            attempts.run(lambda: self._revoke(client, identifier))
+            attempts.run(lambda: self._revoke(client, identifier, index))
             found["status"] = REVOKED
         return pulumi.dynamic.CreateResult(identifier, self._outs(props, found))
 
@@ -174,28 +296,36 @@ class PcaCertificateProvider(CheckedProvider):
         return pulumi.dynamic.ReadResult(id_, self._outs(props, found))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        # Only `revoked` (false -> true), endpoint and protocol reach here; the rest replaces.
+        # Only `revoked` (false -> true), endpoint, protocol and a region of the same site reach here; the rest
+        # replaces.
         news = {**self.DEFAULTS, **news}
         outs = {**olds, **{k: news.get(k) for k in self.INPUTS}}
         if news["revoked"] and not olds.get("revoked"):
             client = self._client(news)
-            Attempts(self.RETRY).run(lambda: self._revoke(client, id_))
+            index = self.index(news)
+            Attempts(self.RETRY).run(lambda: self._revoke(client, id_, index))
             outs["status"] = REVOKED
         return pulumi.dynamic.UpdateResult(outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        client = self._client({**self.DEFAULTS, **props})
-        Attempts(self.RETRY).run(lambda: self._revoke(client, id_))
+        props = {**self.DEFAULTS, **props}
+        client = self._client(props)
+        index = self.index(props)
+        Attempts(self.RETRY).run(lambda: self._revoke(client, id_, index))
 
     @staticmethod
     def _due(state: dict[str, Any], props: dict[str, Any]) -> bool:
         """Whether the certificate in `state` is inside its early-renewal window (`early_renewal_days` before
         its end, or past it)."""
         end, days = state.get("validity_end_time"), props.get("early_renewal_days") or 0
-        if not isinstance(end, str) or _unknown(days):
+        if not isinstance(end, str) or is_unknown(days):
             return False
         ends = parse_rfc3339(end)
         return dt.datetime.now(dt.UTC) >= ends - dt.timedelta(days=int(days))
+
+    @staticmethod
+    def _same_site(old: Any, new: Any) -> bool:
+        return isinstance(old, str) and isinstance(new, str) and cas_region(old) == cas_region(new)
 
     # -- PCA calls -------------------------------------------------------------------------------
 
@@ -203,15 +333,53 @@ class PcaCertificateProvider(CheckedProvider):
     def _client(props: dict[str, Any]) -> Any:
         from alibabacloud_cas20200630.client import Client
 
-        return Client(sdk_config(props))
+        return Client(sdk_config({**props, "region": cas_region(props["region"])}))
+
+    @classmethod
+    def index(cls, props: dict[str, Any]) -> IssuedIndex:
+        """This process's index of the PCA `props` reach (one per endpoint, site and access key)."""
+        import os
+
+        key = (props.get("endpoint"), props.get("protocol"), cas_region(props["region"]))
+        key += (os.environ.get("ALICLOUD_ACCESS_KEY"),)
+        with _INDEXES_LOCK:
+            return _INDEXES.setdefault(key, IssuedIndex(cls.PAGE_SIZE))
+
+    @staticmethod
+    def forget_listings() -> None:
+        """Drop every index, as a new provider process starts without one."""
+        with _INDEXES_LOCK:
+            _INDEXES.clear()
 
     @staticmethod
     def custom_identifier(props: dict[str, Any]) -> str:
-        """The `CustomIdentifier` of this request: the same request always gets the same one."""
-        asked = "\n".join(str(props[k]) for k in ("name", "kind", "parent_identifier", "days", "csr_pem")).encode(
-            "utf-8"
-        )
-        return "alb-mtls-" + hashlib.sha256(asked).hexdigest()[:32]
+        """The `CustomIdentifier` of this request: its owner (project/stack), its resource name and what it asks
+        (kind, issuer, days, CSR). The same request of the same resource always gets the same one; any other
+        resource, in this stack or another, never does."""
+        asked = "\n".join(
+            str(props[k]) for k in ("owner", "name", "kind", "parent_identifier", "days", "csr_pem")
+        ).encode("utf-8")
+        return IDENTIFIER_PREFIX + hashlib.sha256(b"owned\n" + asked).hexdigest()[:32]
+
+    def _adoptable(self, client: Any, issued: list[Listed], props: dict[str, Any]) -> dict[str, Any] | None:
+        """The first certificate issued under this request's identifier that is neither revoked nor being renewed
+        (inside its early-renewal window: its renewal must not adopt it), described; None when there is none."""
+        now_ms = dt.datetime.now(dt.UTC).timestamp() * 1000
+        window_ms = int(props.get("early_renewal_days") or 0) * 86_400_000
+        for candidate in issued:
+            if candidate.status == REVOKED:
+                continue
+            if candidate.after_date is not None and now_ms >= candidate.after_date - window_ms:
+                continue
+            try:
+                found = self._describe(client, candidate.identifier)
+            except CasApiError as failure:
+                if failure.not_found:  # deleted since it was listed
+                    continue
+                raise
+            if found["status"] != REVOKED and not self._due(found, props):
+                return found
+        return None
 
     def _issue(self, client: Any, props: dict[str, Any], custom_identifier: str) -> dict[str, Any]:
         from alibabacloud_cas20200630 import models
@@ -252,31 +420,14 @@ class PcaCertificateProvider(CheckedProvider):
             raise CasApiError("DescribeClientCertificate", None, f"no certificate in the answer for {identifier}")
         return self._found("DescribeClientCertificate", identifier, cert.x_509certificate, cert.cert_chain, cert.status)
 
-    def _find_issued(self, client: Any, base: str) -> list[Any]:
-        """The certificates issued under `base` or a numbered `base-N`, oldest suffix first."""
-        from alibabacloud_cas20200630 import models
-
-        found, page = [], 1
-        while True:
-            request = models.ListClientCertificateRequest(current_page=page, show_size=self.PAGE_SIZE)
-            body = call_api("ListClientCertificate", client.list_client_certificate, request).body
-            listed = body.certificate_list or []
-            found += [
-                c
-                for c in listed
-                if c.identifier and (c.custom_identifier == base or (c.custom_identifier or "").startswith(base + "-"))
-            ]
-            if not listed or page * self.PAGE_SIZE >= (body.total_count or 0):
-                break
-            page += 1
-        return sorted(found, key=lambda c: (len(c.custom_identifier), c.custom_identifier))
-
-    def _revoke(self, client: Any, identifier: str) -> None:
-        """Revokes `identifier` unless it is already revoked or gone (looked up first on every attempt)."""
+    def _revoke(self, client: Any, identifier: str, index: IssuedIndex) -> None:
+        """Revokes `identifier` unless it is already revoked or gone, revoked or deleted in the console (looked up
+        first on every attempt)."""
         from alibabacloud_cas20200630 import models
 
         try:
             if self._describe(client, identifier)["status"] == REVOKED:
+                index.revoked(identifier)
                 return
         except CasApiError as failure:
             if failure.not_found:
@@ -284,6 +435,7 @@ class PcaCertificateProvider(CheckedProvider):
             raise
         request = models.CreateRevokeClientCertificateRequest(identifier=identifier)
         call_api("CreateRevokeClientCertificate", client.create_revoke_client_certificate, request)
+        index.revoked(identifier)
 
     @staticmethod
     def _found(operation: str, identifier: str, leaf_pem: str, chain_pem: str | None, status: Any) -> dict[str, Any]:
@@ -346,8 +498,11 @@ class PcaCertificateProvider(CheckedProvider):
 class PcaCertificateArgs:
     """Inputs of `PcaCertificate`."""
 
+    owner: pulumi.Input[str]
+    """Who asks: `<project>/<stack>`. Part of the CustomIdentifier of what this resource creates, so no other
+    stack adopts, renews or revokes it; never compared (a certificate already issued stays as it is)."""
     name: pulumi.Input[str]
-    """What the certificate is for (the client's name, or `server`): part of its CustomIdentifier."""
+    """The resource's name (e.g. `client-alice`, `server`): part of its CustomIdentifier."""
     csr_pem: pulumi.Input[str]
     """The certificate request (PEM) the PCA signs; its subject and key are the certificate's."""
     parent_identifier: pulumi.Input[str]
@@ -357,15 +512,17 @@ class PcaCertificateArgs:
     early_renewal_days: pulumi.Input[int]
     """Issue anew this many days before the end (on the next `pulumi up` or preview inside the window)."""
     region: pulumi.Input[str]
-    """The Certificate Management API region (cn-hangzhou on the China site, ap-southeast-1 international)."""
+    """The stack's Alibaba Cloud region (`alicloud:region`); the PCA is called at its Certificate Management site
+    (`cas_region`: cn-hangzhou for the Chinese mainland, ap-southeast-1 otherwise)."""
     kind: pulumi.Input[str] = "client"
     """`client` (CreateClientCertificateWithCsr) or `server` (CreateServerCertificateWithCsr)."""
     revoked: pulumi.Input[bool] = False
     """Revoke it in the PCA (kept, listed in the CRL); turning this on is an update, not a new certificate."""
     endpoint: pulumi.Input[str] | None = None
-    """API endpoint override (`host[:port]`); by default the SDK's endpoint for `region`."""
+    """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`); by default the SDK's
+    endpoint for the site."""
     protocol: pulumi.Input[str] = "https"
-    """`https` (default) or `http` (a local test endpoint only)."""
+    """`https` (default) or `http`: `alicloud:protocol` as the SDK spells it."""
 
 
 class PcaCertificate(pulumi.dynamic.Resource):
@@ -388,6 +545,7 @@ class PcaCertificate(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, args: PcaCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props = {
+            "owner": args.owner,
             "name": args.name,
             "kind": args.kind,
             "csr_pem": args.csr_pem,
@@ -434,12 +592,14 @@ class PcaAuthority(pulumi.ComponentResource):
     def __init__(self, name: str, args: PcaAuthorityArgs, opts: pulumi.ResourceOptions | None = None):
         token, opts = component_options("PcaAuthority", opts)
         super().__init__(token, name, None, opts)
-        protected = pulumi.ResourceOptions(parent=self, protect=True)
+        # Aliased from the deprecated type it replaces: a stack that made its CAs with it keeps them (a replaced CA
+        # would invalidate every certificate it issued).
+        protected = pulumi.ResourceOptions(parent=self, protect=True, aliases=[pulumi.Alias(type_=DEPRECATED_CA_TYPE)])
         years = -(-args.validity_days // 365)
         subject = args.subject
 
         def ca(role: str, certificate_type: str, common_name: str, parent: pulumi.Input[str] | None, years: int):
-            return alicloud.sslcertificatesservicepca.Certificate(
+            return alicloud.sslcertificatesservice.PcaCertificate(
                 f"{name}-{role}",
                 certificate_type=certificate_type,
                 parent_identifier=parent,
@@ -486,11 +646,11 @@ class PcaIssuedArgs:
     key: KeySpec
     """The certificate key's algorithm and size (of the generated key, or of the CSR's)."""
     region: str
-    """The Certificate Management API region."""
+    """The stack's Alibaba Cloud region (`alicloud:region`); the PCA is called at its Certificate Management site."""
     endpoint: str | None = None
-    """API endpoint override (`host[:port]`)."""
+    """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`)."""
     protocol: str = "https"
-    """`https`, or `http` for a local test endpoint."""
+    """`https` or `http`: `alicloud:protocol` as the SDK spells it (`components.alicloud_api.cas_endpoint`)."""
 
 
 @dataclass
@@ -558,6 +718,7 @@ class _PcaIssued(pulumi.ComponentResource):
         cert = PcaCertificate(
             f"{name}-cert",
             PcaCertificateArgs(
+                owner=f"{pulumi.get_project()}/{pulumi.get_stack()}",
                 name=name,
                 kind=kind,
                 csr_pem=request,
@@ -636,7 +797,7 @@ class PcaClientCertificate(_PcaIssued):
         refusal_or_identity = functools.partial(ClientCertificate.held_identity, self, issued_before, where)
 
         def held(certificate_id: Any) -> pulumi.Output[dict[str, str]]:
-            if _unknown(certificate_id) or not certificate_id:
+            if is_unknown(certificate_id) or not certificate_id:
                 return refusal_or_identity()  # planned: this update issues the certificate
             return pulumi.Output.all(self.cert_pem, self.validity_start_time).apply(lambda _: refusal_or_identity())
 

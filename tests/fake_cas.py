@@ -22,6 +22,9 @@ State: certificate repositories ("warehouses"), uploaded CA certificates (by str
 apart from them, uploaded user (SSL) certificates with their keys (by integer `CertId`); every request is
 recorded. `ca_certificates()` and `user_certificates()` show what the fake holds.
 
+Host names: with `hosts`, the fake answers only requests naming one of them (as an API endpoint answers only its
+own name); tests point the SDK's own endpoint resolution at it through `HTTP_PROXY`.
+
 Fault injection, scripted per call: `script(action, *faults)` makes the next calls of `action` (or, with
 `"*"`, of every action, each from its own first call on) meet the given faults in order, then behave:
 `THROTTLED` / `THROTTLED_API` (throttling answers), `UNAVAILABLE` (503), `Fault.error(...)` (any error
@@ -122,6 +125,10 @@ class FakeCas:
     certs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Identifier -> uploaded CA certificate, with its `Cert` PEM and `WhId`."""
     requests: list[RecordedRequest] = field(default_factory=list)
+    hosts: frozenset[str] = frozenset()
+    """The host names this endpoint answers for (the `Host` a request names), as a real API endpoint answers only
+    its own: a request for any other gets `InvalidHost`. Empty: any host. Tests reach a named host through the
+    fake as the client's HTTP proxy (`HTTP_PROXY`), which the SDK honours for plain HTTP."""
     api_version: ClassVar[str] = API_VERSION
     """The API version served (`tests.fake_pca.FakePca` serves the PCA's)."""
 
@@ -247,7 +254,10 @@ class FakeCas:
     # -- wire protocol ---------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        path, _, raw_query = handler.path.partition("?")
+        target = handler.path
+        if "://" in target:  # absolute-form: the client sent the request through us as its HTTP proxy
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path, _, raw_query = target.partition("?")
         length = int(handler.headers.get("content-length") or 0)
         body = handler.rfile.read(length).decode("utf-8") if length else ""
         headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -282,6 +292,9 @@ class FakeCas:
         def error(status: int, code: str, message: str) -> None:
             reply(status, {"Code": code, "Message": message, "HostId": "127.0.0.1", "Recommend": ""})
 
+        host = headers.get("host", "").partition(":")[0]  # a name, or an IPv4 address, and its port
+        if self.hosts and host not in self.hosts:
+            return error(404, "InvalidHost", f"This endpoint does not answer for {host!r} (only {sorted(self.hosts)}).")
         if path != "/" or handler.command != "POST":
             return error(404, "InvalidAction.NotFound", f"{handler.command} {path} is not served here.")
         if version != self.api_version:

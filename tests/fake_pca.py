@@ -9,7 +9,8 @@ else) that sign certificate requests as the PCA would. It is the one implementat
   ListClientCertificate, CreateRevokeClientCertificate, and for the engine tests' pulumi-alicloud double
   (tests/engine/alicloud_plugin.py) CreateRootCACertificate, CreateSubCACertificate, DescribeCACertificate.
 - `PcaAuthorities.mock(...)`, used by `tests.harness.StackMocks` for the program under mocks: the
-  pulumi-alicloud `sslcertificatesservicepca.Certificate` (ROOT / SUB_ROOT; id = the CA's identifier) and
+  pulumi-alicloud `sslcertificatesservice.PcaCertificate` (ROOT / SUB_ROOT; id = the CA's identifier; also under
+  its deprecated type `sslcertificatesservicepca.Certificate`) and
   the `components.pca.PcaCertificate` dynamic resource (the provider's outputs, from a real signature).
 
 Assumptions (the API reference does not settle them; `components/pca.py` states the same): a certificate
@@ -35,7 +36,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.fake_cas import FakeCas
 
-PCA_CERTIFICATE_TYPE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+PCA_CERTIFICATE_TYPE = "alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate"
+"""pulumi-alicloud's CA resource (ROOT / SUB_ROOT)."""
+DEPRECATED_PCA_CERTIFICATE_TYPE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+"""The same resource under the type pulumi-alicloud deprecated for it (the same inputs and outputs)."""
 DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 CRL_URL = "http://crl.pca.example.invalid/{identifier}.crl"
 
@@ -291,13 +295,13 @@ class PcaAuthorities:
 
     @staticmethod
     def handles(type_token: str, inputs: dict[str, Any]) -> bool:
-        return type_token == PCA_CERTIFICATE_TYPE or (
+        return type_token in (PCA_CERTIFICATE_TYPE, DEPRECATED_PCA_CERTIFICATE_TYPE) or (
             type_token == DYNAMIC_TYPE and "csr_pem" in inputs and "parent_identifier" in inputs
         )
 
     def mock(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The id and outputs the real provider would report for a PCA resource."""
-        if type_token == PCA_CERTIFICATE_TYPE:
+        if type_token in (PCA_CERTIFICATE_TYPE, DEPRECATED_PCA_CERTIFICATE_TYPE):
             parent = inputs.get("parentIdentifier")
             if parent and parent not in self.authorities:  # an existing root named in the configuration
                 root = self.create_ca("ROOT", f"existing PCA root {parent[:8]}")
@@ -320,7 +324,7 @@ class PcaAuthorities:
             self.authorities[parent] = self.issuing_ca(f"existing PCA {parent[:8]}")
         # As the provider does: the same request adopts the certificate issued for it (so turning `revoked`
         # on revokes the certificate already held, an update), unless that one is revoked.
-        asked = "\n".join(str(inputs.get(k)) for k in ("name", "kind", "parent_identifier", "days", "csr_pem"))
+        asked = "\n".join(str(inputs.get(k)) for k in ("owner", "name", "kind", "parent_identifier", "days", "csr_pem"))
         custom = "mock-" + hashlib.sha256(asked.encode()).hexdigest()[:32]
         same = [i for i in self.issued.values() if i.custom_identifier.startswith(custom)]
         live = [i for i in same if i.status != "REVOKE"]
@@ -427,7 +431,7 @@ class FakePca(FakeCas):
             "ShowSize": size,
         }
 
-    # -- the CAs: what pulumi-alicloud's `sslcertificatesservicepca.Certificate` calls (tests/engine/alicloud_plugin.py)
+    # -- the CAs: what pulumi-alicloud's `sslcertificatesservice.PcaCertificate` calls (tests/engine/alicloud_plugin.py)
 
     CA_REQUIRED: ClassVar[tuple[str, ...]] = (
         "CommonName",

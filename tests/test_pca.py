@@ -9,6 +9,7 @@ peer uses: `openssl verify -x509_strict`, pkilint, and nginx requiring client ce
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,14 @@ LINT_PKIX_CERT = shutil.which("lint_pkix_cert", path=str(Path(sys.executable).pa
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch):
     monkeypatch.setattr(PcaCertificateProvider, "RETRY", RetryPolicy(deadline=5.0, base=0.001, cap=0.01))
+
+
+@pytest.fixture(autouse=True)
+def new_provider_process():
+    """Each test starts as a new provider process does: with no listing of the PCA."""
+    PcaCertificateProvider.forget_listings()
+    yield
+    PcaCertificateProvider.forget_listings()
 
 
 @pytest.fixture
@@ -77,6 +86,7 @@ def key_pem(key) -> str:
 @pytest.fixture
 def props(pca, issuer) -> dict:
     return {
+        "owner": "alb-mtls/production",
         "name": "client-alice",
         "kind": "client",
         "csr_pem": request_for("alice")[0],
@@ -168,6 +178,178 @@ def test_the_same_csr_after_a_deletion_gets_a_new_certificate(pca, provider, pro
     assert pca.pca.issued[first.id].status == REVOKED and pca.pca.issued[second.id].status == "ISSUE"
     identifiers = [c.params["CustomIdentifier"] for c in pca.calls("CreateClientCertificateWithCsr")]
     assert identifiers[1] == identifiers[0] + "-2"  # a custom identifier is never sent twice
+
+
+# -- ownership: one stack never touches another's certificates -----------------------------------
+
+
+def public_der(pem: str) -> bytes:
+    key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_two_stacks_with_the_same_csr_get_distinct_certificates_and_each_revokes_only_its_own(pca, provider, props):
+    staging = provider.create({**props, "owner": "alb-mtls/staging"})
+    production = provider.create({**props, "owner": "alb-mtls/production"})
+
+    assert staging.id != production.id, "the second stack adopted the first stack's certificate"
+    assert len(pca.calls("CreateClientCertificateWithCsr")) == 2
+    provider.delete(staging.id, staging.outs)  # `pulumi destroy` of staging
+    assert pca.pca.revocations == [staging.id]
+    assert pca.pca.issued[production.id].status == "ISSUE"
+
+
+def test_the_same_stack_and_csr_under_another_resource_name_is_another_certificate(provider, props):
+    alice = provider.create(props)
+    other = provider.create({**props, "name": "client-alice-2"})
+    assert alice.id != other.id
+
+
+def test_a_create_never_adopts_a_certificate_issued_for_another_stack(pca, provider, props):
+    """A certificate another stack holds (issued under its identifier, found by the listing) is left alone, even
+    when that stack is the previous program, whose identifiers named no owner."""
+    from components.pca import IDENTIFIER_PREFIX
+
+    legacy = "\n".join(str(props[k]) for k in ("name", "kind", "parent_identifier", "days", "csr_pem"))
+    legacy_identifier = IDENTIFIER_PREFIX + hashlib.sha256(legacy.encode()).hexdigest()[:32]
+    theirs = pca.pca.issue(props["parent_identifier"], props["csr_pem"], kind="client", days=90,
+                           custom_identifier=legacy_identifier)  # fmt: skip
+    other = {**props, "owner": "alb-mtls/staging"}
+    pca.pca.issue(props["parent_identifier"], props["csr_pem"], kind="client", days=90,
+                  custom_identifier=PcaCertificateProvider.custom_identifier(other))  # fmt: skip
+
+    mine = provider.create(props)
+    assert mine.id not in {i.identifier for i in pca.pca.issued.values() if i.identifier != mine.id}
+    assert pca.pca.issued[mine.id].custom_identifier == PcaCertificateProvider.custom_identifier(props)
+    provider.delete(mine.id, mine.outs)
+    assert pca.pca.revocations == [mine.id] and theirs.status == "ISSUE"
+
+
+def test_a_lost_answer_is_adopted_by_the_same_resource_of_the_same_stack(pca, provider, props):
+    pca.script("CreateClientCertificateWithCsr", LOST_ANSWER)
+    result = provider.create(props)
+    assert len(pca.calls("CreateClientCertificateWithCsr")) == 1
+    assert list(pca.pca.issued) == [result.id]
+    assert result.outs["cert_pem"] == pca.pca.issued[result.id].listing()["X509Certificate"]
+
+
+def test_an_interrupted_up_is_adopted_by_the_next_provider_process(pca, provider, props):
+    """The answer was lost and the process ended (an interrupted `pulumi up`); the next `up` runs a new process."""
+    PcaCertificateProvider.index(props).under(PcaCertificateProvider._client(props), "")  # the process's listing
+    pca.script("CreateClientCertificateWithCsr", LOST_ANSWER)
+    pca.script("ListClientCertificate", Fault.error("Forbidden.RAM", "User not authorized", 403))
+    with pytest.raises(CasApiError, match="Forbidden"):
+        provider.create(props)  # issued, the answer lost, and the look that follows refused: the `up` fails
+    issued = list(pca.pca.issued)
+    PcaCertificateProvider.forget_listings()
+    pca.clear_faults()
+    again = provider.create(props)
+    assert again.id in issued
+    assert len(pca.pca.issued) == len(issued)  # nothing new issued
+
+
+def test_a_changed_csr_is_a_new_certificate_for_the_new_key(pca, provider, props):
+    first = provider.create(props)
+    new_csr, _ = request_for("alice")
+    news = {**props, "csr_pem": new_csr}
+    assert "csr_pem" in provider.diff(first.id, first.outs, news).replaces
+    second = provider.create(news)  # the engine's replace: create the new one ...
+    assert second.id != first.id
+    assert public_der(second.outs["cert_pem"]) == public_der_of_csr(new_csr)
+    assert public_der(second.outs["cert_pem"]) != public_der(first.outs["cert_pem"])
+    provider.delete(first.id, first.outs)  # ... then delete the old one
+    assert pca.pca.revocations == [first.id] and pca.pca.issued[second.id].status == "ISSUE"
+
+
+def public_der_of_csr(csr_pem: str) -> bytes:
+    key = x509.load_pem_x509_csr(csr_pem.encode()).public_key()
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_a_certificate_issued_before_owners_were_named_is_kept(pca, provider, props):
+    """State written by the previous program has no `owner`: no change, so no re-issue and no revocation, and
+    refresh, revocation and deletion still find it by its identifier."""
+    created = provider.create(props)
+    legacy_state = {k: v for k, v in created.outs.items() if k != "owner"}
+    diff = provider.diff(created.id, legacy_state, props)
+    assert not diff.changes and not diff.replaces
+    assert provider.read(created.id, legacy_state).id == created.id
+    provider.update(created.id, legacy_state, {**props, "revoked": True})
+    assert pca.pca.revocations == [created.id]
+
+
+def test_another_owner_is_no_change(provider, props):
+    created_outs = {**provider.DEFAULTS, **props, "identifier": "x", "validity_end_time": "2999-01-01T00:00:00Z"}
+    diff = provider.diff("x", created_outs, {**props, "owner": "alb-mtls/renamed-stack"})
+    assert not diff.changes and not diff.replaces
+
+
+# -- cost: no listing per certificate ---------------------------------------------------------
+
+
+def test_creates_in_one_process_share_one_listing(pca, provider, props):
+    for n in range(6):
+        provider.create({**props, "name": f"client-{n}", "csr_pem": request_for(f"c{n}")[0]})
+    assert len(pca.calls("ListClientCertificate")) == 1
+    assert len(pca.calls("CreateClientCertificateWithCsr")) == 6
+    assert not pca.calls("DescribeClientCertificate")
+
+
+def test_a_refused_issue_lists_again_and_the_refusal_stands_when_nothing_is_there(pca, provider, props):
+    pca.script("CreateClientCertificateWithCsr", Fault.error("InvalidParameter", "The CSR is not accepted"))
+    with pytest.raises(CasApiError, match="InvalidParameter"):
+        provider.create(props)
+    assert len(pca.calls("ListClientCertificate")) == 2 and pca.pca.issued == {}
+
+
+# -- where the PCA is called -------------------------------------------------------------------
+
+SITES = {"ap-southeast-1": "cas.ap-southeast-1.aliyuncs.com", "cn-hangzhou": "cas.aliyuncs.com"}
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("eu-central-1", SITES["ap-southeast-1"]),
+        ("ap-southeast-1", SITES["ap-southeast-1"]),
+        ("cn-shanghai", SITES["cn-hangzhou"]),
+    ],
+)
+def test_the_pca_is_called_at_the_site_of_the_region(monkeypatch, issuer, pca, provider, props, region, host):
+    """No endpoint set: the SDK resolves the site's endpoint itself; the fake, reached as the HTTP proxy the SDK
+    honours, answers only for the host the international or the mainland site has."""
+    pca.hosts = frozenset({host})
+    monkeypatch.setenv("HTTP_PROXY", f"http://{pca.endpoint}")
+    monkeypatch.setenv("http_proxy", f"http://{pca.endpoint}")
+    site_props = {**props, "region": region, "endpoint": None}
+    created = provider.create(site_props)
+    provider.delete(created.id, created.outs)
+    assert {c.headers["host"] for c in pca.requests} == {host}
+    assert pca.pca.revocations == [created.id]
+
+
+@pytest.mark.parametrize(("new", "replaced"), [("cn-beijing", False), ("eu-central-1", True)])
+def test_a_new_region_replaces_the_certificate_only_on_another_site(provider, props, new, replaced):
+    olds = {**provider.DEFAULTS, **props, "identifier": "x", "validity_end_time": "2999-01-01T00:00:00Z"}
+    diff = provider.diff("x", olds, {**props, "region": new})
+    assert diff.changes and ("region" in diff.replaces) is replaced
+
+
+# -- console changes ----------------------------------------------------------------------------
+
+
+def test_removing_a_client_revoked_in_the_console_succeeds_and_revokes_nothing(pca, provider, props):
+    created = provider.create(props)
+    pca.pca.revoke(created.id)  # revoked in the console
+    provider.delete(created.id, created.outs)
+    assert pca.pca.revocations == [created.id] and not pca.calls("CreateRevokeClientCertificate")
+
+
+def test_removing_a_client_deleted_in_the_console_succeeds(pca, provider, props):
+    created = provider.create(props)
+    del pca.pca.issued[created.id]  # deleted in the console
+    provider.delete(created.id, created.outs)
+    assert not pca.calls("CreateRevokeClientCertificate")
 
 
 # -- revocation and deletion -------------------------------------------------------------------

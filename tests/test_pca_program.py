@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import gc
 import subprocess
+import warnings
 
 import pulumi
 import pytest
@@ -18,7 +19,7 @@ from cryptography import x509
 from components.pca import PcaCertificateProvider
 from components.pki import certificate_identity
 from tests.fake_pca import PCA_CERTIFICATE_TYPE
-from tests.harness import BASE_CONFIG, ProgramFailed, StackMocks, reveal, run_program
+from tests.harness import BASE_CONFIG, PROJECT, ProgramFailed, StackMocks, reveal, run_program
 from tests.stack_state import RememberingMocks
 from tests.test_pki import private_keys_in, public_der
 
@@ -246,3 +247,27 @@ def test_bad_pca_configuration_is_refused_before_any_resource(ca, extra, key, ac
         run_program({**PCA, "ca": values, **extra})
     assert key in str(failure.value) and accepted in str(failure.value)
     assert not [r for r in failure.value.run.resources if r.custom]
+
+
+def test_every_certificate_names_its_owner_the_project_and_stack(run):
+    issued = [r for r in run.of_type(DYNAMIC) if "csr_pem" in r.inputs]
+    assert issued and {r.inputs["owner"] for r in issued} == {f"{PROJECT}/dev"}
+    assert {r.inputs["name"] for r in issued} == {r.name.removesuffix("-cert") for r in issued}
+
+
+def test_the_cas_are_aliased_from_the_deprecated_type_and_nothing_deprecated_is_used(monkeypatch):
+    """`sslcertificatesservicepca.Certificate` announced itself on every preview and `up` ("Certificate is
+    deprecated: …"); its replacement takes the same inputs and carries the old type as an alias."""
+    from tests.fake_pca import DEPRECATED_PCA_CERTIFICATE_TYPE
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: said.append(str(message)))
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        fresh = run_program(PCA, mocks=StackMocks())
+    assert [r.type for r in fresh.of_type(PCA_CERTIFICATE_TYPE)] == [PCA_CERTIFICATE_TYPE] * 2
+    assert fresh.of_type(DEPRECATED_PCA_CERTIFICATE_TYPE) == []
+    assert not [m for m in said if "deprecated" in m.lower()], said
+    assert not [
+        w for w in raised if issubclass(w.category, DeprecationWarning) and "pulumi_alicloud" in str(w.filename)
+    ]
