@@ -762,3 +762,58 @@ def test_renaming_keeps_the_uploaded_certificate_the_listener_uses(cas, provider
     assert updated.outs["name"] == "alb-mtls-client-ca"
     assert [c["identifier"] for c in cas.ca_certificates()] == [created.id]
     assert cas.calls("DeletePCACert") == [] and len(cas.calls("UploadPCACert")) == 1
+
+
+# -- the alicloud provider's settings, read as the provider reads them ---------------------------
+
+SETTINGS = [
+    # (alicloud:endpoints, alicloud:protocol, what the provider's clients use: (cas host, SDK protocol) or None)
+    (None, None, (None, "https")),
+    ([{"cas": "cas-vpc.cn-hangzhou.aliyuncs.com"}], None, ("cas-vpc.cn-hangzhou.aliyuncs.com", "https")),
+    ([{"cas": "127.0.0.1:8443"}], "HTTP", ("127.0.0.1:8443", "http")),
+    ([{"ecs": "ecs.cn-hangzhou.aliyuncs.com"}], "HTTPS", (None, "https")),
+    ([{"ecs": "ecs-vpc.example"}, {"cas": "cas.example:80"}], "HTTP", ("cas.example:80", "http")),
+    ([{"cas": ""}], None, (None, "https")),
+    ([], "HTTP", (None, "http")),
+    (None, "https", None),  # upstream's StringInSlice is case-sensitive
+    (None, "http", None),
+    (None, "", None),
+    (None, "FTP", None),
+    ([{"cas": "http://127.0.0.1:8080"}], "HTTP", None),  # the scheme comes from alicloud:protocol only
+    ([{"cas": "https://cas.aliyuncs.com"}], None, None),
+    ([{"cas": "cas.aliyuncs.com/"}], None, None),
+    ([{"cas": 8080}], None, None),
+    ({"cas": "cas.aliyuncs.com"}, None, None),  # a list of objects, not one object
+    (["cas.aliyuncs.com"], None, None),
+]
+
+
+@pytest.mark.parametrize(("endpoints", "protocol", "expected"), SETTINGS)
+def test_the_program_and_the_alicloud_double_accept_and_refuse_the_same_provider_settings(
+    endpoints, protocol, expected
+):
+    """`components.alicloud_api.cas_endpoint` (the program's CA registration and PCA calls) and the pulumi-alicloud
+    double (tests/engine/alicloud_plugin.py, configured as the engine configures it: JSON-encoded variables) each
+    read `alicloud:endpoints` and `alicloud:protocol` as terraform-provider-alicloud does; they agree on every
+    setting, and with what upstream's schema says (protocol HTTP/HTTPS exactly, default HTTPS; endpoints a set of
+    blocks of strings; the endpoint a host put after the scheme)."""
+    from components.alicloud_api import ProviderSettingError, cas_endpoint
+    from tests.engine.alicloud_plugin import SettingRefused, provider_settings
+
+    try:
+        ours = cas_endpoint(endpoints, protocol)
+        program = (ours.host, ours.protocol)
+    except ProviderSettingError as refusal:
+        assert refusal.key.startswith("alicloud:") and repr(refusal.value) in str(refusal)
+        program = None
+    variables = {}
+    if endpoints is not None:
+        variables["alicloud:config:endpoints"] = json.dumps(endpoints)
+    if protocol is not None:
+        variables["alicloud:config:protocol"] = protocol
+    try:
+        settings = provider_settings(variables, {})
+        double = (settings["casHost"], settings["protocol"].lower())
+    except SettingRefused:
+        double = None
+    assert program == double == expected

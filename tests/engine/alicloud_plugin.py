@@ -6,8 +6,10 @@ tests point at the local fakes (tests/fake_cas.py, tests/fake_pca.py):
   `alicloud_ssl_certificates_service_certificate`, `alibabacloud-cas20200407`): create UploadUserCertificate
   (Name, Cert, Key), the id is the returned CertId; read (`pulumi refresh`) GetUserCertificateDetail; delete
   DeleteUserCertificate, one that is already gone counts as deleted.
-- `alicloud:sslcertificatesservicepca/certificate:Certificate` (`alicloud_ssl_certificates_service_pca_certificate`,
-  `alibabacloud-cas20200630`): create CreateSubCACertificate for `certificateType: SUB_ROOT`, else
+- `alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate` and the type pulumi-alicloud deprecated for it,
+  `alicloud:sslcertificatesservicepca/certificate:Certificate` (both `alicloud_ssl_certificates_service_pca_certificate`
+  upstream: the same schema, inputs and outputs as the SDK's `PcaCertificateArgs` show; `alibabacloud-cas20200630`):
+  create CreateSubCACertificate for `certificateType: SUB_ROOT`, else
   CreateRootCACertificate, with the parameters upstream sends; the id is the returned Identifier; then, as
   upstream, the state is read back with DescribeCACertificate (algorithm from `FullAlgorithm`). Upstream's
   delete is DeleteClientCertificate on the CA's identifier; what the PCA does with that is not documented,
@@ -15,9 +17,13 @@ tests point at the local fakes (tests/fake_cas.py, tests/fake_pca.py):
 For both: a changed ForceNew input replaces the resource; an input upstream updates in place (names, tags,
 resource group, alias) is not played: such an update fails loudly instead of pretending. Optional+Computed
 inputs left unset are no change (the provider fills them in).
-Provider configuration as the real provider takes it: `alicloud:region`, `alicloud:endpoints` (its
-`cas` entry, parsed by the same `split_endpoint` as the program's dynamic providers), and the access
-keys from `alicloud:accessKey`/`alicloud:secretKey` or ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY.
+Provider configuration as the real provider takes it (terraform-provider-alicloud's schema): `alicloud:region`,
+`alicloud:protocol` (`HTTP` or `HTTPS`, exactly; default `HTTPS`), `alicloud:endpoints` (a set of objects whose
+entries are strings; the `cas` entry, when not empty, is the host the client puts after `<protocol>://`), and the
+access keys from `alicloud:accessKey`/`alicloud:secretKey` or ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY. Not known:
+what upstream does with a scheme or path in an endpoint entry (its schema takes any string and its clients would
+call `<protocol>://http://…`); this double refuses it when configured, where upstream would fail at the first call.
+A setting upstream refuses fails `configure` with upstream's wording.
 Test equipment: production uses the real pulumi-alicloud provider.
 """
 
@@ -33,11 +39,50 @@ from typing import Any
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.server import main
 
-from components.ca_registration import split_endpoint
 from tests.engine.plugin import UNKNOWN, has_unknowns, plain, resource_type, wrap
 
 SERVICE_CERTIFICATE = "alicloud:cas/serviceCertificate:ServiceCertificate"
-PCA_CERTIFICATE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+PCA_CERTIFICATE = "alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate"
+DEPRECATED_PCA_CERTIFICATE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
+PCA_TYPES = (PCA_CERTIFICATE, DEPRECATED_PCA_CERTIFICATE)
+PROTOCOLS = ("HTTP", "HTTPS")
+"""Upstream's `protocol`: `validation.StringInSlice([]string{"HTTP", "HTTPS"}, false)`, `Default: "HTTPS"`."""
+
+
+class SettingRefused(ValueError):
+    """A provider setting upstream's schema refuses."""
+
+
+def provider_settings(variables: dict[str, str], args: dict[str, Any]) -> dict[str, Any]:
+    """The provider configuration from `configure`'s variables (`alicloud:config:<key>`, objects as JSON) and args,
+    checked as upstream's schema checks it; `casHost` and `protocol` are what the clients use."""
+    settings: dict[str, Any] = {k.removeprefix("alicloud:config:"): v for k, v in variables.items()}
+    settings.update({k: v for k, v in args.items() if v is not None})
+    protocol = settings.get("protocol")
+    protocol = "HTTPS" if protocol is None else protocol
+    if protocol not in PROTOCOLS:
+        raise SettingRefused(f'expected protocol to be one of ["HTTP" "HTTPS"], got {protocol}')
+    settings["protocol"] = protocol
+    endpoints = settings.get("endpoints")
+    if isinstance(endpoints, str):
+        try:
+            endpoints = json.loads(endpoints)
+        except ValueError:
+            raise SettingRefused(f"endpoints: {endpoints!r} is not a list of objects") from None
+    endpoints = endpoints or []
+    if not isinstance(endpoints, list) or not all(isinstance(block, dict) for block in endpoints):
+        raise SettingRefused(f"endpoints: {endpoints!r} is not a list of objects")
+    for block in endpoints:
+        for name, value in block.items():
+            if not isinstance(value, str):
+                raise SettingRefused(f"endpoints.{name}: Inappropriate value: string required, got {value!r}")
+    cas = next((block["cas"] for block in endpoints if block.get("cas")), None)
+    if cas is not None and ("://" in cas or "/" in cas or any(c.isspace() for c in cas)):
+        raise SettingRefused(
+            f"endpoints.cas: {cas!r} is not a host name (the client would call {protocol.lower()}://{cas})"
+        )
+    settings["endpoints"], settings["casHost"] = endpoints, cas
+    return settings
 
 
 @dataclass(frozen=True)
@@ -62,23 +107,26 @@ PLAYED = {
         secret=("key", "encryptPrivateKey", "signPrivateKey", "keyWo"),
         optional_computed=("name", "certificateName", "resourceGroupId"),
     ),
-    PCA_CERTIFICATE: Played(
-        required=("commonName", "locality", "organization", "organizationUnit", "state", "years"),
-        replace_on=(
-            "algorithm",
-            "commonName",
-            "countryCode",
-            "crlDay",
-            "locality",
-            "organization",
-            "organizationUnit",
-            "parentIdentifier",
-            "state",
-            "years",
-            "certificateType",
+    **dict.fromkeys(
+        PCA_TYPES,
+        Played(
+            required=("commonName", "locality", "organization", "organizationUnit", "state", "years"),
+            replace_on=(
+                "algorithm",
+                "commonName",
+                "countryCode",
+                "crlDay",
+                "locality",
+                "organization",
+                "organizationUnit",
+                "parentIdentifier",
+                "state",
+                "years",
+                "certificateType",
+            ),
+            updated_in_place=("aliasName", "resourceGroupId", "tags"),
+            optional_computed=("algorithm", "crlDay", "resourceGroupId", "certificateType"),
         ),
-        updated_in_place=("aliasName", "resourceGroupId", "tags"),
-        optional_computed=("algorithm", "crlDay", "resourceGroupId", "certificateType"),
     ),
 }
 
@@ -93,21 +141,16 @@ class AlicloudPlugin(p.Provider):
 
     async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
         args, _ = plain(request.args)
-        settings = {k.removeprefix("alicloud:config:"): v for k, v in request.variables.items()}
-        settings.update({k: v for k, v in args.items() if v is not None})
-        if isinstance(settings.get("endpoints"), str):
-            settings["endpoints"] = json.loads(settings["endpoints"])
-        self.settings = settings
+        self.settings = provider_settings(dict(request.variables), args)
         return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
 
     def _client(self, client_class: type) -> Any:
         from alibabacloud_tea_openapi.utils_models import Config
 
-        cas = next((e["cas"] for e in self.settings.get("endpoints") or [] if e.get("cas")), None)
-        endpoint, protocol = split_endpoint(cas)
+        endpoint = self.settings["casHost"]
         config = Config(
             region_id=self.settings.get("region") or os.environ.get("ALICLOUD_REGION"),
-            protocol=protocol,
+            protocol=self.settings["protocol"].lower(),
             access_key_id=self.settings.get("accessKey") or os.environ.get("ALICLOUD_ACCESS_KEY"),
             access_key_secret=self.settings.get("secretKey") or os.environ.get("ALICLOUD_SECRET_KEY"),
         )
@@ -155,7 +198,7 @@ class AlicloudPlugin(p.Provider):
         inputs, _ = plain(request.properties)
         if request.preview or has_unknowns(inputs):
             return p.CreateResponse(properties=wrap(inputs, played.secret))
-        if resource_type(request.urn) == PCA_CERTIFICATE:
+        if resource_type(request.urn) in PCA_TYPES:
             identifier = self._create_pca_certificate(inputs)
             return p.CreateResponse(resource_id=identifier, properties=self._read_pca_certificate(identifier, inputs))
         from alibabacloud_cas20200407 import models
@@ -235,7 +278,7 @@ class AlicloudPlugin(p.Provider):
 
         played = self._played(request.urn)
         state, _ = plain(request.properties)
-        if resource_type(request.urn) == PCA_CERTIFICATE:
+        if resource_type(request.urn) in PCA_TYPES:
             found = self._read_pca_certificate(request.resource_id, state)
             if found is None:
                 return p.ReadResponse(resource_id="", properties={}, inputs={})
@@ -266,7 +309,7 @@ class AlicloudPlugin(p.Provider):
         from alibabacloud_cas20200407 import models
         from Tea.exceptions import TeaException
 
-        if self._played_type(request.urn) == PCA_CERTIFICATE:
+        if self._played_type(request.urn) in PCA_TYPES:
             raise UnsupportedByDouble(
                 f"{request.urn}: upstream deletes a PCA CA with DeleteClientCertificate, whose effect on a CA is not "
                 "documented; not played by this test double"
