@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -211,8 +211,15 @@ SETTINGS: tuple[Setting, ...] = (
         "list",
         _REQUIRED,
         "client names (DNS labels), or objects `{name, validityDays, revoked, csr}`; one certificate each; "
-        "`revoked: true` keeps the certificate but the gate refuses it; `csr` (PEM) signs the client's own "
-        "certificate request instead of generating a key",
+        "`revoked: true` keeps the certificate but the gate refuses it (or list the name in `revokedClients`); "
+        "`csr` (PEM) signs the client's own certificate request instead of generating a key",
+    ),
+    Setting(
+        "revokedClients",
+        "list of strings",
+        [],
+        "names of clients (each in `clients`, in whatever form) whose certificates the gate refuses; the "
+        "certificate is kept, and removing the name restores it; the same as `revoked: true` in an object entry",
     ),
     Setting(
         "caCertificateId",
@@ -376,6 +383,9 @@ class ClientSettings:
     describes the request's key."""
     config_key: str = f"{NAMESPACE}:clients"
     """Where the client is configured (`alb-mtls:clients[1]`), for messages."""
+    revoked_by: str | None = None
+    """Where the revocation is configured (`alb-mtls:revokedClients[0]`, `alb-mtls:clients[1].revoked`), for
+    messages; None when the client is not revoked."""
 
 
 @dataclass(frozen=True)
@@ -514,7 +524,7 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
     for i, entry in enumerate(raw):
         item = f"{label}[{i}]"
         key = _key_spec(defaults)
-        revoked, csr_pem = False, None
+        revoked, revoked_by, csr_pem = False, None, None
         if isinstance(entry, dict):
             unknown = sorted(set(entry) - set(CLIENT_FIELDS))
             if unknown or "name" not in entry:
@@ -524,6 +534,8 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
                 f"{item}.validityDays", entry.get("validityDays", defaults["validityDays"])
             )
             revoked = _boolean(f"{item}.revoked", entry.get("revoked", False))
+            if revoked:
+                revoked_by = f"{item}.revoked"
         else:
             name, validity = entry, defaults["validityDays"]
         _matching(_DNS_LABEL, "a client name that is a DNS label: a-z, 0-9 and '-', at most 63 characters")(
@@ -548,9 +560,43 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
                 revoked=revoked,
                 csr_pem=csr_pem,
                 config_key=item,
+                revoked_by=revoked_by,
             )
         )
     return tuple(clients)
+
+
+def _revoked_clients(raw: Any, clients: tuple[ClientSettings, ...], entries: Any) -> tuple[ClientSettings, ...]:
+    """Apply `revokedClients` (a list of client names) to the clients: each named client is revoked."""
+    label = _label("revokedClients")
+    names = ", ".join(c.name for c in clients)
+    if raw is None:
+        return clients
+    if not isinstance(raw, list):
+        raise _reject(
+            label, raw, "a list of client names, set one at a time: pulumi config set --path 'revokedClients[0]' bob"
+        )
+    listed: dict[str, str] = {}
+    for i, name in enumerate(raw):
+        item = f"{label}[{i}]"
+        client = next((c for c in clients if c.name == name), None)
+        if client is None:
+            raise _reject(item, name, f"the name of a client in {_label('clients')} ({names})")
+        if name in listed:
+            raise _reject(item, name, f"each name once (it is also {listed[name]})")
+        index = clients.index(client)
+        entry = entries[index] if isinstance(entries, list) else None
+        if isinstance(entry, dict) and not client.revoked and "revoked" in entry:
+            raise _reject(
+                item,
+                name,
+                f"a client whose entry does not say otherwise ({client.config_key}.revoked is false): remove the "
+                "name from the list to restore the client, or drop that field",
+            )
+        listed[name] = item
+    return tuple(
+        replace(c, revoked=True, revoked_by=c.revoked_by or listed[c.name]) if c.name in listed else c for c in clients
+    )
 
 
 _CSR_CURVES = {"secp256r1": "P256", "secp384r1": "P384"}
@@ -649,7 +695,7 @@ def _check_revocation(clients: tuple[ClientSettings, ...], headers: Mapping[str,
     if revoked and headers["fingerprint"] is None:
         raise ConfigError(
             f"{_label('listener.forwardClientCertHeaders.fingerprint')}: false is not accepted while a client is "
-            f"revoked ({revoked[0].config_key}.revoked: {revoked[0].name}); expected true or a header name, because "
+            f"revoked ({revoked[0].revoked_by}: {revoked[0].name}); expected true or a header name, because "
             "the gate refuses a revoked certificate by the fingerprint ALB forwards, and without it nothing would"
         )
 
@@ -730,6 +776,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
     domain = _scalar("domain", raw.get("domain"))
     vswitch_ids = _vswitches(raw.get("vswitchIds"))
     clients = _clients(raw.get("clients"), client_defaults)
+    clients = _revoked_clients(raw.get("revokedClients"), clients, raw.get("clients"))
     client_cert_headers = _client_cert_headers(listener["forwardClientCertHeaders"])
     _check_revocation(clients, client_cert_headers)
     _check_pca(ca_values, ca_certificate_id, clients)
@@ -805,7 +852,7 @@ def load() -> StackConfig:
     the Certificate Management endpoint: the `cas` entry of `alicloud:endpoints`, when set.
     """
     config = pulumi.Config(NAMESPACE)
-    structured = {"vswitchIds", "clients", *OBJECT_KEYS}
+    structured = {"vswitchIds", "clients", "revokedClients", *OBJECT_KEYS}
     raw = {key: (_read_object(config, key) if key in structured else config.get(key)) for key in TOP_LEVEL_KEYS}
     raw = {key: value for key, value in raw.items() if value is not None}
     raw.update(_stray_keys())

@@ -143,6 +143,34 @@ BAD_INPUTS = [
     ),
     ("object that is not an object", with_("ca", ["root"]), "alb-mtls:ca", '["root"]', "an object with the fields"),
     (
+        "revoking a name that is not a client",
+        with_("revokedClients", ["dave"]),
+        "alb-mtls:revokedClients[0]",
+        '"dave"',
+        "the name of a client in alb-mtls:clients (alice, bob)",
+    ),
+    (
+        "revoked clients that are not a list",
+        with_("revokedClients", {"name": "bob"}),
+        "alb-mtls:revokedClients",
+        '{"name": "bob"}',
+        "a list of client names, set one at a time: pulumi config set --path 'revokedClients[0]' bob",
+    ),
+    (
+        "a client revoked twice by name",
+        with_("revokedClients", ["bob", "bob"]),
+        "alb-mtls:revokedClients[1]",
+        '"bob"',
+        "each name once (it is also alb-mtls:revokedClients[0])",
+    ),
+    (
+        "a client listed as revoked whose entry says revoked: false",
+        {**with_("revokedClients", ["bob"]), "clients": ["alice", {"name": "bob", "revoked": False}]},
+        "alb-mtls:revokedClients[0]",
+        '"bob"',
+        "alb-mtls:clients[1].revoked is false",
+    ),
+    (
         "server certificate id",
         with_("serverCertificateId", "cert-123"),
         "alb-mtls:serverCertificateId",
@@ -216,6 +244,31 @@ def test_defaults_apply_when_objects_are_omitted():
     assert parsed.namespace == "default" and parsed.address_type == "Internet" and parsed.edition == "Standard"
 
 
+def test_revoked_clients_revokes_a_client_whatever_the_form_of_its_entry():
+    parsed = stack_config.parse(
+        {
+            "domain": "a.example.com",
+            "vswitchIds": ["vsw-a1", "vsw-b2"],
+            "clients": ["alice", "bob", {"name": "carol", "validityDays": 90}, {"name": "dave", "revoked": True}],
+            "revokedClients": ["bob", "carol", "dave"],
+        },
+        region="cn-hangzhou",
+    )
+    revoked = {c.name: (c.revoked, c.revoked_by) for c in parsed.clients}
+    assert revoked == {
+        "alice": (False, None),
+        "bob": (True, "alb-mtls:revokedClients[0]"),
+        "carol": (True, "alb-mtls:revokedClients[1]"),
+        "dave": (True, "alb-mtls:clients[3].revoked"),  # revoked either way: its entry is named first
+    }
+    assert parsed.clients[2].validity_days == 90  # the entry's own settings stay
+    for listed in ([], None):  # Pulumi.yaml's default, and the key absent
+        raw = {"domain": "a.example.com", "vswitchIds": ["vsw-a1", "vsw-b2"], "clients": ["alice", "bob"]}
+        if listed is not None:
+            raw["revokedClients"] = listed
+        assert not any(c.revoked for c in stack_config.parse(raw, region="cn-hangzhou").clients)
+
+
 def test_values_as_the_cli_passes_them_are_accepted():
     """The CLI hands typed scalars over as strings, and Pulumi.yaml's empty defaults as ''."""
     parsed = stack_config.parse(
@@ -264,5 +317,5 @@ def test_readme_configuration_table_is_the_generated_one():
 
 def test_readme_shows_a_config_set_for_each_structured_key():
     readme = (ROOT / "README.md").read_text()
-    for key in ("clients", "vswitchIds", *stack_config.OBJECT_KEYS):
+    for key in ("clients", "vswitchIds", "revokedClients", *stack_config.OBJECT_KEYS):
         assert re.search(rf"pulumi config set (--path )?'?{key}[.\[]", readme), key

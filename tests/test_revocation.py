@@ -34,6 +34,7 @@ LOCALLY_SIGNED_CERT = "tls:index/locallySignedCert:LocallySignedCert"
 KUBERNETES_VERSION = kubernetes_validate.utils.latest_version()
 THREE = {**BASE_CONFIG, "clients": ["alice", "bob", "carol"]}
 BOB_REVOKED = {**BASE_CONFIG, "clients": ["alice", {"name": "bob", "revoked": True}, "carol"]}
+BOB_REVOKED_BY_NAME = {**THREE, "revokedClients": ["bob"]}
 
 
 @pytest.fixture
@@ -52,7 +53,8 @@ def issued_an_hour_ago() -> FakeTlsProvider:
 
 @pytest.fixture(scope="module")
 def runs():
-    """One stack updated three times: every client active, bob revoked, bob restored."""
+    """One stack updated four times: every client active, bob revoked in his entry, bob restored, bob revoked by
+    name in `revokedClients` (his entry a plain name, as it was from the start)."""
     mocks = RememberingMocks(tls=issued_an_hour_ago())
     before = run_program(THREE, mocks=mocks)
     mocks.new_run()
@@ -60,12 +62,17 @@ def runs():
     revoked_created = list(mocks.created)
     mocks.new_run()
     restored = run_program(THREE, mocks=mocks)
+    restored_created = mocks.created
+    mocks.new_run()
+    by_name = run_program(BOB_REVOKED_BY_NAME, mocks=mocks)
     return SimpleNamespace(
         before=before,
         revoked=revoked,
         revoked_created=revoked_created,
         restored=restored,
-        restored_created=mocks.created,
+        restored_created=restored_created,
+        by_name=by_name,
+        by_name_created=mocks.created,
     )
 
 
@@ -118,6 +125,24 @@ def test_restoring_a_client_changes_the_gate_back_and_nothing_else(runs):
     assert gate_config(runs.restored) == gate_config(runs.before)
     assert runs.restored.outputs["clientCertificates"] == runs.before.outputs["clientCertificates"]
     assert runs.restored.outputs["revokedClients"] == {}
+
+
+def test_revoking_by_name_is_the_same_update_as_revoking_in_the_entry(runs):
+    """bob stays the plain name he was entered as; listing him in `revokedClients` changes what revoked: true in
+    his entry changes, to the byte, and protects the same resources."""
+    assert sorted(runs.by_name_created) == sorted([(CONFIG_MAP, "app-gate-config"), (DEPLOYMENT, "app-deployment")])
+    assert gate_config(runs.by_name) == gate_config(runs.revoked)
+    assert runs.by_name.outputs["revokedClients"] == runs.revoked.outputs["revokedClients"]
+    assert runs.by_name.outputs["clientCertificates"] == runs.revoked.outputs["clientCertificates"]
+    for name in ("client-bob-key", "client-bob-csr", "client-bob-cert"):
+        assert runs.by_name.named(name).protect is True and runs.by_name.named(name).ignore_changes == ["*"]
+
+
+def test_the_gate_checks_every_forwarded_header_for_more_than_one_value(runs):
+    config = gate_config(runs.revoked)
+    for header in stack_config.parse(BOB_REVOKED, region="cn-hangzhou").listener.client_cert_headers.values():
+        assert f"map {gate.header_variable(header)} $alb_mtls_several_" in config, header
+        assert f'return 400 "{gate.several_values_reason(header)}\\n";' in config, header
 
 
 # --- what the stack exports -------------------------------------------------------------------------
@@ -265,6 +290,13 @@ BAD_INPUTS = [
         "alb-mtls:listener.forwardClientCertHeaders.fingerprint",
         "false",
         "the gate refuses a revoked certificate by the fingerprint",
+    ),
+    (
+        "a client revoked by name with the fingerprint header off",
+        {**with_listener_headers({"fingerprint": False}, clients=THREE["clients"]), "revokedClients": ["bob"]},
+        "alb-mtls:listener.forwardClientCertHeaders.fingerprint",
+        "false",
+        "alb-mtls:revokedClients[0]: bob",
     ),
     (
         "revoked that is not a boolean",
