@@ -162,6 +162,8 @@ listener = MutualTlsListener(
         security_policy_id=config.listener.security_policy_id,
         client_cert_headers=config.listener.client_cert_headers,
         http_redirect=config.listener.http_redirect,
+        # Rendered objects meet no controller: nothing to wait for.
+        ready_timeout_seconds=0 if config.render_directory else config.listener.ready_timeout_seconds,
         cas_endpoint=config.cas_endpoint,
     ),
     opts=kubernetes,

@@ -39,6 +39,11 @@ DEFAULT_CLIENT_CERT_HEADER_ALIASES = {
     "clientVerify": "x-forwarded-clientcert-clientverify",
 }
 HEADER_ALIAS_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
+# The Kubernetes provider's generic await (pulumi-kubernetes v4): an update waits until the JSONPath is set on
+# the live object, at most the timeout. Only the controller writes the AlbConfig's status.
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+LOAD_BALANCER_READY = "jsonpath={.status.loadBalancer.dnsname}"
 
 
 class MutualTlsListenerArgs(TypedDict):
@@ -75,6 +80,10 @@ class MutualTlsListenerArgs(TypedDict):
     (default: every header, aliased `x-forwarded-clientcert-<header in lower case>`)."""
     http_redirect: NotRequired[bool]
     """Also listen on HTTP :80, for Ingresses that redirect to HTTPS (default true)."""
+    ready_timeout_seconds: NotRequired[int]
+    """How long an update waits for the ALB Ingress controller to write the AlbConfig's
+    `status.loadBalancer.dnsname` before it fails (default 600); 0: do not wait (render mode, where no
+    controller sees the object)."""
     cas_endpoint: NotRequired[str | None]
     """Certificate Management endpoint for the CA registration (the `cas` entry of `alicloud:endpoints`,
     which the alicloud provider uses for the server certificate); unset: the region's public endpoint."""
@@ -89,6 +98,7 @@ DEFAULTS: MutualTlsListenerArgs = {
     "port": 443,
     "security_policy_id": "tls_cipher_policy_1_2_strict",
     "http_redirect": True,
+    "ready_timeout_seconds": 600,
 }
 """The values of the optional inputs that have a default (the rest default to None)."""
 
@@ -138,6 +148,13 @@ def listen_ports(port: int, http_redirect: bool) -> str:
     """The `alb.ingress.kubernetes.io/listen-ports` annotation for this listener."""
     ports = ([{"HTTP": 80}] if http_redirect else []) + [{"HTTPS": port}]
     return json.dumps(ports, separators=(",", ":"))
+
+
+def await_annotations(timeout_seconds: int) -> dict[str, str] | None:
+    """The AlbConfig's annotations that make an update wait for the controller's status (None: no wait)."""
+    if timeout_seconds == 0:
+        return None
+    return {WAIT_FOR_ANNOTATION: LOAD_BALANCER_READY, TIMEOUT_ANNOTATION: str(timeout_seconds)}
 
 
 def forwarded_headers(headers: Mapping[str, str | None]) -> dict[str, Any]:
@@ -226,7 +243,9 @@ class MutualTlsListener(pulumi.ComponentResource):
                 },
                 "listeners": listeners,
             },
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args["alb_config_name"]),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args["alb_config_name"], annotations=await_annotations(args["ready_timeout_seconds"])
+            ),
             opts=child,
         )
         self.alb_config_name = alb_config.metadata.apply(lambda m: m["name"])
@@ -277,6 +296,8 @@ def _check(args: dict[str, Any]) -> None:
     uploads = args["ca_certificate_id"] is None or args["server_certificate_id"] is None
     if uploads and not args["region"]:
         raise ValueError("MutualTlsListener needs a region to upload certificates")
+    if not isinstance(args["ready_timeout_seconds"], int) or args["ready_timeout_seconds"] < 0:
+        raise ValueError("MutualTlsListener needs ready_timeout_seconds of 0 (do not wait) or more")
     if len(args["vswitch_ids"]) < 2:
         raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
     bad = {

@@ -45,7 +45,13 @@ def test_albconfig_spec_is_exactly_right(run):
     assert resource.inputs == {
         "apiVersion": "alibabacloud.com/v1",
         "kind": "AlbConfig",
-        "metadata": {"name": "alb-mtls"},
+        "metadata": {
+            "name": "alb-mtls",
+            "annotations": {
+                "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}",
+                "pulumi.com/timeoutSeconds": "600",
+            },
+        },
         "spec": {
             "config": {
                 "name": "alb-mtls",
@@ -246,3 +252,22 @@ def test_certificates_go_to_the_cas_site_of_the_region():
     (server,) = run.of_type(SERVER_UPLOAD)
     assert registration.inputs["region"] == "ap-southeast-1"
     assert https_listener(run)["certificates"] == [{"CertificateId": f"{server.id}-ap-southeast-1", "IsDefault": True}]
+
+
+def test_up_waits_for_the_controller_to_write_the_albconfig_status(run):
+    """The Kubernetes provider's generic await: the AlbConfig is ready once the controller has written the ALB's
+    DNS name, at most `listener.readyTimeoutSeconds` (600 by default)."""
+    assert albconfig(run).inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}",
+        "pulumi.com/timeoutSeconds": "600",
+    }
+    timed = run_program(BASE_CONFIG | {"listener": {"readyTimeoutSeconds": 90}})
+    (resource,) = timed.of_type(ALBCONFIG)
+    assert resource.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
+
+
+def test_render_mode_waits_for_nothing(tmp_path):
+    """Rendered objects meet no controller: the AlbConfig carries no await annotations there."""
+    rendered = run_program(BASE_CONFIG | {"renderDirectory": str(tmp_path)})
+    (resource,) = rendered.of_type(ALBCONFIG)
+    assert "annotations" not in resource.inputs["metadata"]
