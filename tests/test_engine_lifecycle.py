@@ -53,6 +53,20 @@ def readme_config_commands() -> str:
     return "\n".join(lines)
 
 
+def readme_revoking_commands() -> tuple[str, str]:
+    """The `pulumi config` commands of the README's Revoking a client section, as written there: (revoke, restore),
+    from its first two ```bash blocks."""
+    section = (ROOT / "README.md").read_text().split("\n## Revoking a client", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) >= 2, "the README's Revoking a client section has no revoke and restore ```bash blocks"
+    commands = []
+    for block in blocks[:2]:
+        lines = [line for line in block.splitlines() if line.startswith("pulumi config")]
+        assert lines, f"a README revoking block holds no `pulumi config` command:\n{block}"
+        commands.append("\n".join(lines))
+    return commands[0], commands[1]
+
+
 def configure(ws: EngineWorkspace, fake: FakeCas, render: Path) -> None:
     ws.pulumi("stack", "init", ws.stack)
     done = ws.shell(readme_config_commands())
@@ -200,29 +214,26 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     ws.pulumi("preview", "--expect-no-changes")
     ws.pulumi("up", "--yes", "--expect-no-changes")
 
-    # -- adding a client changes only that client's resources ---------------------------------------
+    # -- adding a client (a plain name, as the README's configuration example adds alice) changes only that
+    #    client's resources ---------------------------------------------------------------------------
     before = managed(ws)
-    ws.pulumi("config", "set", "--path", "clients[3]", "carol")
+    ws.pulumi("config", "set", "--path", "clients[3]", "bob")
     changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
-    carol = {"client-carol", "client-carol-key", "client-carol-csr", "client-carol-cert"}
-    assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
+    bob = {"client-bob", "client-bob-key", "client-bob-csr", "client-bob-cert"}
+    assert {urn.rsplit("::", 1)[1] for urn in changed} == bob, changed
     assert set(changed.values()) == {"create"}, changed
     ws.pulumi("up", "--yes")
     after = managed(ws)
-    assert {urn.rsplit("::", 1)[1] for urn in set(after) - set(before)} == carol
+    assert {urn.rsplit("::", 1)[1] for urn in set(after) - set(before)} == bob
     for urn, resource in before.items():
-        assert after[urn].get("outputs") == resource.get("outputs"), f"{urn} changed when carol was added"
+        assert after[urn].get("outputs") == resource.get("outputs"), f"{urn} changed when bob was added"
 
-    # -- removing one deletes only its resources ----------------------------------------------------
-    ws.pulumi("config", "rm", "--path", "clients[3]")
-    changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
-    assert {urn.rsplit("::", 1)[1] for urn in changed} == carol, changed
-    assert set(changed.values()) == {"delete"}, changed
-    ws.pulumi("up", "--yes")
-
-    # -- revoking build-bot: the gate's ConfigMap is replaced under a new name, created first, and the
-    #    Deployment updated to mount it (a rolling update), not deleted and re-created ----------------
-    ws.pulumi("config", "set", "--path", "clients[1].revoked", "true")
+    # -- revoking bob with the README's commands as written (his entry is the plain name "bob"): the gate's
+    #    ConfigMap is replaced under a new name, created first, and the Deployment updated to mount it (a
+    #    rolling update), not deleted and re-created -------------------------------------------------
+    revoke, restore = readme_revoking_commands()
+    done = ws.shell(revoke)
+    assert done.returncode == 0, f"the README's revoke commands failed:\n{done.stderr}"
     planned = {urn.rsplit("::", 1)[1]: op for urn, op in operations(ws).items() if "Stack" not in urn}
     assert planned == {"app-gate-config": "replace", "app-deployment": "update"}, planned
     gate_before = {k for k in rendered(render) if k.startswith("ConfigMap/")}
@@ -232,11 +243,23 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     assert gate_after not in gate_before and gate_after.startswith("ConfigMap/coffee-gate-"), (gate_before, gate_after)
     volumes = manifests["Deployment/coffee"]["spec"]["template"]["spec"]["volumes"]
     assert [v["configMap"]["name"] for v in volumes if "configMap" in v] == [gate_after.split("/", 1)[1]]
-    fingerprint = ws.outputs()["revokedClients"]["build-bot"]["sha256Fingerprint"]
+    revoked_outputs = ws.outputs()
+    assert sorted(revoked_outputs["revokedClients"]) == ["bob"]
+    assert "bob" not in revoked_outputs["clientCertificates"]
+    fingerprint = revoked_outputs["revokedClients"]["bob"]["sha256Fingerprint"]
     assert gate.fingerprint_pattern(fingerprint) in manifests[gate_after]["data"][gate.CONFIG_KEY]
-    ws.pulumi("config", "set", "--path", "clients[1].revoked", "false")  # restored: the gate as it was
+    done = ws.shell(restore)  # restored with the README's commands: the gate as it was
+    assert done.returncode == 0, f"the README's restore commands failed:\n{done.stderr}"
     ws.pulumi("up", "--yes")
     assert {k for k in rendered(render) if k.startswith("ConfigMap/")} == gate_before
+    assert "bob" in ws.outputs()["clientCertificates"] and ws.outputs()["revokedClients"] == {}
+
+    # -- removing one deletes only its resources ----------------------------------------------------
+    ws.pulumi("config", "rm", "--path", "clients[3]")
+    changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
+    assert {urn.rsplit("::", 1)[1] for urn in changed} == bob, changed
+    assert set(changed.values()) == {"delete"}, changed
+    ws.pulumi("up", "--yes")
 
     # -- a refresh inside build-bot's early-renewal window re-issues only build-bot's certificate ----
     # build-bot: 90 days, renewed 30 days before the end (clientDefaults); alice: 365 days.
