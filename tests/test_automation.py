@@ -198,7 +198,8 @@ def throwaway_stack(tmp_path: Path, doubles: Doubles | None = None) -> Iterator[
         config = config_paths(read_stack_config(stack_file()))
         if doubles is not None:
             config |= {
-                "alicloud:endpoints[0].cas": auto.ConfigValue(f"http://{doubles.fake_cas.endpoint}"),
+                "alicloud:endpoints[0].cas": auto.ConfigValue(doubles.fake_cas.endpoint),
+                "alicloud:protocol": auto.ConfigValue("HTTP"),  # the fake speaks plain HTTP
                 f"{PROJECT}:renderDirectory": auto.ConfigValue(str(doubles.render)),
             }
         stack.set_all_config(config, path=True)

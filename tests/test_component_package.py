@@ -156,7 +156,8 @@ def configure_example(ws: EngineWorkspace, fake: FakeCas, render: Path, vswitche
     for index, vswitch in enumerate(vswitches):
         ws.pulumi("config", "set", "--path", f"vswitchIds[{index}]", vswitch)
     ws.pulumi("config", "set", "alicloud:region", "cn-hangzhou")
-    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", f"http://{fake.endpoint}")
+    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake.endpoint)
+    ws.pulumi("config", "set", "alicloud:protocol", "HTTP")  # the fake speaks plain HTTP
     ws.pulumi("config", "set", "casEndpoint", f"http://{fake.endpoint}")
     ws.pulumi("config", "set", "renderDirectory", str(render))
 

@@ -18,6 +18,7 @@ were unknown there.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -246,3 +247,158 @@ def test_pca_root_and_sub_ca_created_by_the_stack(workspace: EngineWorkspace, fa
 
     ws.pulumi("up", "--yes", "--expect-no-changes")
     assert len(pca.authorities) == 2 and len(pca.issued) == 3
+
+
+PREVIOUS_PROGRAM = "2efdfc9^"
+"""The last revision of the program whose CAs were the deprecated `sslcertificatesservicepca.Certificate` and whose
+certificates' CustomIdentifiers named no owner (and whose doubles took plain HTTP from an `http://` endpoint)."""
+
+
+def partner_request(directory: Path) -> tuple[Path, str]:
+    """A partner's key (kept in `directory`) and its CSR, as the README's `openssl req` makes them."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    directory.mkdir(parents=True, exist_ok=True)
+    key_file = directory / "partner-a.key"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "partner-a")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return key_file, csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_two_stacks_on_one_sub_ca_never_share_a_certificate(fake_pca: FakePca, fake_cas: FakeCas, tmp_path: Path):
+    """Staging and production, the same PCA and sub-CA, the same partner CSR in both: two certificates; destroying
+    staging revokes exactly its own, and production's partner still gets 200 from nginx trusting the sub-CA."""
+    from tests.engine.workspace import EngineWorkspace, require_engine
+    from tests.tls_listener import MutualTlsNginx
+
+    require_engine()
+    pca = fake_pca.pca
+    issuer = pca.issuing_ca("Example Corp PCA root", algorithm="ECC_256")
+    key_file, csr = partner_request(tmp_path / "partner")
+    csr_file = tmp_path / "partner" / "partner-a.csr"
+    csr_file.write_text(csr)
+    stacks = {}
+    for name in ("staging", "production"):
+        ws = EngineWorkspace(tmp_path / name, stack=name)
+        configure(ws, fake_pca, tmp_path / name / "rendered")
+        done = ws.shell(
+            "pulumi config set --path ca.source pca\n"
+            "pulumi config set --path ca.algorithm ECDSA\n"
+            f"pulumi config set --path ca.pcaIssuerIdentifier {issuer.identifier}\n"
+            "pulumi config set --path 'clients[2].name' partner-a\n"
+            f"pulumi config set --path 'clients[2].csr' -- \"$(cat {csr_file})\"\n"
+        )
+        assert done.returncode == 0, done.stderr
+        ws.pulumi("up", "--yes")
+        stacks[name] = ws
+    ids = {name: pca_certificates(ws)["client-partner-a-cert"]["id"] for name, ws in stacks.items()}
+    assert ids["staging"] != ids["production"], "both stacks hold one certificate"
+    assert len({pca.issued[i].custom_identifier for i in ids.values()}) == 2
+
+    staging, production = stacks["staging"], stacks["production"]
+    held_by_staging = {r["id"] for r in pca_certificates(staging).values()}
+    staging.pulumi("state", "unprotect", "--all", "--yes")
+    staging.pulumi("destroy", "--yes")
+    assert set(pca.revocations) == held_by_staging, "staging's destroy revoked something it does not hold"
+    assert pca.issued[ids["production"]].status == "ISSUE"
+    assert {pca.issued[r["id"]].status for r in pca_certificates(production).values()} == {"ISSUE"}
+
+    # production's partner, with its own key, through nginx trusting the sub-CA (and its root, the anchor).
+    bundle = production.outputs(show_secrets=True)["clientCertificates"]["partner-a"]
+    (tmp_path / "partner" / "partner-a.crt").write_text(bundle)
+    server_key_file = tmp_path / "server.key"
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_key_file.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server_csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coffee.example.com")]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("coffee.example.com")]), critical=False)
+        .sign(server_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    server = pca.issue(issuer.identifier, server_csr, kind="server", days=30, custom_identifier="nginx-under-test",
+                       domain="coffee.example.com")  # fmt: skip
+    anchor = _pem(issuer.cert) + _pem(issuer.parent.cert)
+    (tmp_path / "anchor.crt").write_text(anchor)
+    with MutualTlsNginx(
+        tmp_path / "nginx",
+        ca_pem=anchor,
+        server_cert_pem=_pem(server.cert) + _pem(issuer.cert),
+        server_key_pem=server_key_file.read_text(),
+        domain="coffee.example.com",
+        verify_depth=2,
+    ) as nginx:
+        response = nginx.curl(cert=tmp_path / "partner" / "partner-a.crt", key=key_file, cacert=tmp_path / "anchor.crt")
+        assert response.status == 200, response
+        assert "CN=partner-a" in response.body
+
+
+def test_a_stack_of_the_previous_program_moves_without_replacing_issuing_or_revoking(fake_pca: FakePca, tmp_path: Path):
+    """Deployed by the previous program (deprecated CA type, identifiers without owner, its doubles), then `up`
+    with this one: no replace, no delete, nothing issued or revoked, and no deprecation warning."""
+    from tests.engine.workspace import EngineWorkspace, previous_doubles, require_engine
+
+    require_engine()
+    pca = fake_pca.pca
+    ws = EngineWorkspace(tmp_path / "ws")
+    ws.use_program(PREVIOUS_PROGRAM)
+    configure(ws, fake_pca, tmp_path / "rendered")
+    done = ws.shell(  # the README's "Private CA (PCA)" configuration, for CAs the stack creates
+        "pulumi config set --path ca.source pca\n"
+        "pulumi config set --path ca.organizationalUnit Platform\n"
+        "pulumi config set --path ca.province Zhejiang\n"
+        "pulumi config set --path ca.locality Hangzhou\n"
+        "pulumi config set --path ca.algorithm ECDSA\n"
+        "pulumi config set --path clientDefaults.algorithm ECDSA\n"
+        # the previous program took plain HTTP from an `http://` endpoint, and its doubles too
+        f"pulumi config set --path 'alicloud:endpoints[0].cas' http://{fake_pca.endpoint}\n"
+        "pulumi config rm alicloud:protocol\n"
+    )
+    assert done.returncode == 0, done.stderr
+    old_path = os.pathsep.join([str(previous_doubles(PREVIOUS_PROGRAM, tmp_path / "previous")), ws.env()["PATH"]])
+    old_up = ws.pulumi("up", "--yes", env={"PATH": old_path})
+    assert "deprecated" in old_up.stdout + old_up.stderr  # the previous program's CAs announced it
+    before = {urn.rsplit("::", 1)[1]: r for urn, r in managed(ws).items()}
+    assert {before["pca-root"]["type"], before["pca-issuer"]["type"]} == {
+        "alicloud:sslcertificatesservicepca/certificate:Certificate"
+    }
+    issued, revoked = set(pca.issued), list(pca.revocations)
+
+    ws.use_program()  # this program, its doubles, the provider settings as the provider reads them
+    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake_pca.endpoint)
+    ws.pulumi("config", "set", "alicloud:protocol", "HTTP")
+    preview = ws.pulumi("preview", "--json")
+    planned = {name_of(urn): op for urn, op in ws.changes(preview.stdout).items()}
+    assert not {n: op for n, op in planned.items() if op in ("create", "replace", "delete", "create-replacement",
+                                                              "delete-replaced")}, planned  # fmt: skip
+    assert "deprecated" not in (preview.stdout + preview.stderr).lower()
+    up = ws.pulumi("up", "--yes")
+    assert "deprecated" not in (up.stdout + up.stderr).lower()
+    after = {urn.rsplit("::", 1)[1]: r for urn, r in managed(ws).items()}
+    assert {after["pca-root"]["type"], after["pca-issuer"]["type"]} == {
+        "alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate"
+    }
+    assert (
+        after["pca-root"]["id"] == before["pca-root"]["id"] and after["pca-issuer"]["id"] == before["pca-issuer"]["id"]
+    )
+    for name, resource in before.items():
+        if "csr_pem" in resource.get("inputs", {}):
+            assert after[name]["id"] == resource["id"], f"{name} was re-issued"
+    assert set(pca.issued) == issued and pca.revocations == revoked
+    ws.pulumi("up", "--yes", "--expect-no-changes")
+    assert set(pca.issued) == issued and pca.revocations == revoked

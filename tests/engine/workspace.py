@@ -14,7 +14,9 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,32 @@ def engine_env(pulumi_home: Path) -> dict[str, str]:
     }
 
 
+def export_revision(revision: str, into: Path) -> Path:
+    """The project's files as they were at git `revision`, exported into `into` (once)."""
+    if not into.exists():
+        archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+        into.mkdir(parents=True)
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
+    return into
+
+
+def previous_doubles(revision: str, into: Path) -> Path:
+    """A folder of provider-double launchers (as `make engine` writes them) running the doubles as they were at git
+    `revision`, to put first on PATH while a previous version of the program deploys."""
+    source = export_revision(revision, into / "source")
+    fakes = into / "fakes"
+    fakes.mkdir(parents=True, exist_ok=True)
+    for name, module in (("pulumi-resource-tls", "tests.engine.tls_plugin"),
+                         ("pulumi-resource-alicloud", "tests.engine.alicloud_plugin")):  # fmt: skip
+        launcher = fakes / name
+        launcher.write_text(
+            f'#!/bin/sh\nPYTHONPATH="{source}" exec "{ROOT / ".venv" / "bin" / "python"}" -u -m {module} "$@"\n'
+        )
+        launcher.chmod(0o755)
+    return fakes
+
+
 @dataclass
 class EngineWorkspace:
     """A copy of the program in `root`, with its own state backend and Pulumi home."""
@@ -72,11 +100,19 @@ class EngineWorkspace:
         self.home = self.root / "home"
         for directory in (self.project, self.state, self.home):
             directory.mkdir(parents=True, exist_ok=True)
-        for name in PROGRAM_FILES:
-            shutil.copy2(ROOT / name, self.project / name)
-        for name in PROGRAM_DIRS:
-            shutil.copytree(ROOT / name, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+        self.use_program()
         (self.project / ".venv").symlink_to(ROOT / ".venv")
+
+    def use_program(self, revision: str | None = None) -> None:
+        """Puts the program in the project: the working tree's, or as it was at git `revision` (a stack deployed
+        by a previous version of the program)."""
+        source = ROOT if revision is None else export_revision(revision, self.root / f"program-{revision}")
+        for name in PROGRAM_DIRS:
+            shutil.rmtree(self.project / name, ignore_errors=True)
+        for name in PROGRAM_FILES:
+            shutil.copy2(source / name, self.project / name)
+        for name in PROGRAM_DIRS:
+            shutil.copytree(source / name, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "tests"))
 
     def env(self, **overrides: str) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KUBECONFIG", "ALICLOUD_"))}
