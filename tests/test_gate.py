@@ -314,6 +314,18 @@ def test_what_one_value_of_each_header_may_hold(gate_only, field, value, status)
         assert body == gate.several_values_reason(header) + "\n"
 
 
+def test_the_same_header_spelled_with_underscores_is_another_value(gate_only, stack):
+    """A proxy that replaces `x-forwarded-clientcert-fingerprint` by its exact name would pass a caller's
+    `x_forwarded_clientcert_fingerprint`; to the gate (and to nginx's `$http_…`) both are one header."""
+    sha1, _ = fingerprints((stack.files / "bob.crt").read_text())
+    alice_sha1, _ = fingerprints((stack.files / "alice.crt").read_text())
+    headers = {"x-forwarded-clientcert-fingerprint": sha1, "x_forwarded_clientcert_fingerprint": alice_sha1}
+    assert get(gate_only.port, headers) == (
+        400,
+        gate.several_values_reason("x-forwarded-clientcert-fingerprint") + "\n",
+    )
+
+
 def test_more_than_one_value_is_refused_before_anything_else(gate_only, stack):
     """A revoked fingerprint and a failed verify result, with a subject of two DNs: 400, not 403."""
     sha1, _ = fingerprints((stack.files / "bob.crt").read_text())
