@@ -32,14 +32,16 @@ install: $(BIN)/.installed $(VENV)/alb_mtls_package.stamp
 state:
 	@case "$(PULUMI_BACKEND_URL)" in file://*) mkdir -p "$${PULUMI_BACKEND_URL#file://}";; esac
 
-# The Pulumi engine built from Go modules into .engine/bin (test equipment; see engine/build.sh).
+# The Pulumi engine and a Kubernetes control plane built from Go modules into .engine/bin (test equipment;
+# see engine/build.sh and engine/cluster.sh).
 engine: install
 	bash engine/build.sh
+	bash engine/cluster.sh
 
 # What `make test` needs of the engine: built when Go is installed (cached: seconds once built); without
 # Go the engine-level tests skip and say why (in CI they fail instead).
 engine-if-go: install
-	@if command -v go >/dev/null 2>&1; then bash engine/build.sh; \
+	@if command -v go >/dev/null 2>&1; then bash engine/build.sh && bash engine/cluster.sh; \
 	else echo "make: no Go toolchain: the engine-level tests will be skipped (install Go, then make engine)"; fi
 
 # `make deploy` needs the Pulumi CLI: say so before anything is installed.

@@ -39,11 +39,10 @@ from tests.fake_cas import FakeCas
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_rss(root_pid: int) -> tuple[int, int, str]:
-    """(sum, largest, the largest's program) resident memory in bytes of `root_pid` and its descendants."""
+def tree_processes(root_pid: int) -> dict[int, tuple[str, int]]:
+    """pid -> (program, resident memory in bytes) of `root_pid` and its descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    names: dict[int, str] = {}
+    found: dict[int, tuple[str, int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -54,16 +53,21 @@ def tree_rss(root_pid: int) -> tuple[int, int, str]:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
-        rss[int(entry.name)] = int(statm[1]) * PAGE
-        names[int(entry.name)] = _program(entry.path)
-    total, largest, largest_name, todo = 0, 0, "", [root_pid]
+        found[int(entry.name)] = (_program(entry.path), int(statm[1]) * PAGE)
+    tree, todo = {}, [root_pid]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
-        if rss.get(pid, 0) > largest:
-            largest, largest_name = rss[pid], names.get(pid, "?")
+        if pid in found:
+            tree[pid] = found[pid]
         todo.extend(children.get(pid, []))
-    return total, largest, largest_name
+    return tree
+
+
+def tree_rss(root_pid: int) -> tuple[int, int, str]:
+    """(sum, largest, the largest's program) resident memory in bytes of `root_pid` and its descendants."""
+    tree = tree_processes(root_pid).values()
+    name, largest = max(tree, key=lambda item: item[1], default=("", 0))
+    return sum(rss for _, rss in tree), largest, name
 
 
 def _program(proc: str) -> str:
