@@ -58,7 +58,9 @@ build() {
   echo "engine: built $name in $((SECONDS - started)) s"
 }
 
-module_dir() { (cd "$1" && go list -m -f '{{.Dir}}' "$2"); }
+# The module's directory in the module cache, downloading it first (`go list -m` alone leaves Dir empty for a
+# module not yet in the cache: a cold cache).
+module_dir() { (cd "$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2"); }
 
 # 1. The CLI.
 if existing=$(PATH=$(echo "$PATH" | tr ':' '\n' | grep -vx "$bin" | paste -sd:) command -v pulumi); then
