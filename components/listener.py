@@ -40,9 +40,8 @@ DEFAULT_CLIENT_CERT_HEADER_ALIASES = {
 }
 HEADER_ALIAS_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
 # The Kubernetes provider's generic await (pulumi-kubernetes v4): an update waits until the JSONPath is set on
-# the live object, at most the timeout. Only the controller writes the AlbConfig's status.
+# the live object, at most the resource's custom timeout. Only the controller writes the AlbConfig's status.
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
-TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 LOAD_BALANCER_READY = "jsonpath={.status.loadBalancer.dnsname}"
 
 
@@ -151,10 +150,14 @@ def listen_ports(port: int, http_redirect: bool) -> str:
 
 
 def await_annotations(timeout_seconds: int) -> dict[str, str] | None:
-    """The AlbConfig's annotations that make an update wait for the controller's status (None: no wait)."""
-    if timeout_seconds == 0:
-        return None
-    return {WAIT_FOR_ANNOTATION: LOAD_BALANCER_READY, TIMEOUT_ANNOTATION: str(timeout_seconds)}
+    """The AlbConfig's annotation that makes an update wait for the controller's status (None: no wait)."""
+    return {WAIT_FOR_ANNOTATION: LOAD_BALANCER_READY} if timeout_seconds else None
+
+
+def await_timeouts(timeout_seconds: int) -> pulumi.CustomTimeouts | None:
+    """How long creating or updating the AlbConfig waits for that status (the provider's await timeout)."""
+    seconds = f"{timeout_seconds}s"
+    return pulumi.CustomTimeouts(create=seconds, update=seconds) if timeout_seconds else None
 
 
 def forwarded_headers(headers: Mapping[str, str | None]) -> dict[str, Any]:
@@ -246,7 +249,9 @@ class MutualTlsListener(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=args["alb_config_name"], annotations=await_annotations(args["ready_timeout_seconds"])
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(custom_timeouts=await_timeouts(args["ready_timeout_seconds"]))
+            ),
         )
         self.alb_config_name = alb_config.metadata.apply(lambda m: m["name"])
         ingress_class = k8s.networking.v1.IngressClass(

@@ -88,6 +88,8 @@ class Registered:
     id: str
     secret_inputs: set[str]
     ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The `customTimeouts` option as the engine gets it (`create`, `update`, `delete`; unset ones left out)."""
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -118,6 +120,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     id=state.id,
                     secret_inputs={k for k, v in inputs.items() if is_secret(v)},
                     ignore_changes=list(request.ignoreChanges),
+                    custom_timeouts={k: v for k, v in json_format.MessageToDict(request.customTimeouts).items() if v},
                 )
             )
         return response

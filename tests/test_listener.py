@@ -47,10 +47,7 @@ def test_albconfig_spec_is_exactly_right(run):
         "kind": "AlbConfig",
         "metadata": {
             "name": "alb-mtls",
-            "annotations": {
-                "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}",
-                "pulumi.com/timeoutSeconds": "600",
-            },
+            "annotations": {"pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}"},
         },
         "spec": {
             "config": {
@@ -258,16 +255,16 @@ def test_up_waits_for_the_controller_to_write_the_albconfig_status(run):
     """The Kubernetes provider's generic await: the AlbConfig is ready once the controller has written the ALB's
     DNS name, at most `listener.readyTimeoutSeconds` (600 by default)."""
     assert albconfig(run).inputs["metadata"]["annotations"] == {
-        "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}",
-        "pulumi.com/timeoutSeconds": "600",
+        "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.dnsname}"
     }
+    assert albconfig(run).custom_timeouts == {"create": "600s", "update": "600s"}
     timed = run_program(BASE_CONFIG | {"listener": {"readyTimeoutSeconds": 90}})
     (resource,) = timed.of_type(ALBCONFIG)
-    assert resource.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "90"
+    assert resource.custom_timeouts == {"create": "90s", "update": "90s"}
 
 
 def test_render_mode_waits_for_nothing(tmp_path):
     """Rendered objects meet no controller: the AlbConfig carries no await annotations there."""
     rendered = run_program(BASE_CONFIG | {"renderDirectory": str(tmp_path)})
     (resource,) = rendered.of_type(ALBCONFIG)
-    assert "annotations" not in resource.inputs["metadata"]
+    assert "annotations" not in resource.inputs["metadata"] and resource.custom_timeouts == {}
