@@ -10,7 +10,6 @@ import pulumi_kubernetes as k8s
 
 import stack_config
 from components.app import WebApp, WebAppArgs, curl_command, endpoint
-from components.ca_registration import split_endpoint
 from components.listener import MutualTlsListener, MutualTlsListenerArgs
 from components.pca import (
     PcaAuthority,
@@ -75,8 +74,7 @@ if config.ca.source == "pca":
             issuer_identifier=config.ca.pca_issuer_identifier,
         ),
     )
-    pca_endpoint, pca_protocol = split_endpoint(config.cas_endpoint)
-    pca_api = {"region": config.region, "endpoint": pca_endpoint, "protocol": pca_protocol}
+    pca_api = {"region": config.region, "endpoint": config.cas_endpoint, "protocol": config.cas_protocol}
     clients = {
         client.name: PcaClientCertificate(
             f"client-{client.name}",
@@ -165,6 +163,7 @@ listener = MutualTlsListener(
         # Rendered objects meet no controller: nothing to wait for.
         ready_timeout_seconds=0 if config.render_directory else config.listener.ready_timeout_seconds,
         cas_endpoint=config.cas_endpoint,
+        cas_protocol=config.cas_protocol,
     ),
     opts=kubernetes,
 )

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.alicloud_api import ApiEndpoint, ProviderSettingError, cas_endpoint
 from components.listener import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
 from components.pki import KeySpec, Subject
 
@@ -455,6 +456,7 @@ class StackConfig:
     region: str | None
     render_directory: str | None = None
     cas_endpoint: str | None = None
+    cas_protocol: str = "https"
 
 
 def _label(key: str) -> str:
@@ -744,7 +746,9 @@ def _check_pca(ca: Mapping[str, Any], ca_certificate_id: str | None, clients: tu
             )
 
 
-def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = None) -> StackConfig:
+def parse(
+    raw: Mapping[str, Any], region: str | None = None, endpoints: Any = None, protocol: Any = None
+) -> StackConfig:
     """Validate raw configuration values (as `pulumi.Config` returns them) into a `StackConfig`."""
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
@@ -780,6 +784,7 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
     client_cert_headers = _client_cert_headers(listener["forwardClientCertHeaders"])
     _check_revocation(clients, client_cert_headers)
     _check_pca(ca_values, ca_certificate_id, clients)
+    cas = _cas_api(endpoints, protocol)
     return StackConfig(
         domain=domain,
         vswitch_ids=vswitch_ids,
@@ -817,23 +822,18 @@ def parse(raw: Mapping[str, Any], region: str | None = None, endpoints: Any = No
         gate=GateSettings(image=gate["image"], port=gate["port"]),
         region=region,
         render_directory=_scalar("renderDirectory", raw.get("renderDirectory")),
-        cas_endpoint=_cas_endpoint(endpoints),
+        cas_endpoint=cas.host,
+        cas_protocol=cas.protocol,
     )
 
 
-def _cas_endpoint(endpoints: Any) -> str | None:
-    """The `cas` entry of the alicloud provider's `alicloud:endpoints` (a list of objects), if any."""
-    accepted = 'a list of objects such as [{"cas": "cas-vpc.cn-hangzhou.aliyuncs.com"}]'
-    if endpoints is None:
-        return None
-    if not isinstance(endpoints, list) or not all(isinstance(e, dict) for e in endpoints):
-        raise _reject("alicloud:endpoints", endpoints, accepted)
-    found = [e["cas"] for e in endpoints if e.get("cas")]
-    if not found:
-        return None
-    if not isinstance(found[0], str):
-        raise _reject("alicloud:endpoints[].cas", found[0], "a host name, host:port or URL")
-    return found[0]
+def _cas_api(endpoints: Any, protocol: Any) -> ApiEndpoint:
+    """The Certificate Management endpoint of the alicloud provider's `alicloud:endpoints` (its `cas` entry, a
+    host name) and `alicloud:protocol` (HTTP or HTTPS), read as the provider reads them."""
+    try:
+        return cas_endpoint(endpoints, protocol)
+    except ProviderSettingError as error:
+        raise _reject(error.key, error.value, error.accepted) from None
 
 
 def _read_object(config: pulumi.Config, key: str) -> Any:
@@ -865,6 +865,7 @@ def load() -> StackConfig:
         raw,
         region=alicloud.get("region") or os.environ.get("ALICLOUD_REGION") or None,
         endpoints=endpoints,
+        protocol=alicloud.get("protocol"),
     )
 
 

@@ -65,22 +65,7 @@ __all__ = [
     "CasApiError",
     "CheckedProvider",
     "RetryPolicy",
-    "split_endpoint",
 ]
-
-
-def split_endpoint(value: str | None) -> tuple[str | None, str]:
-    """The previous reading of an `alicloud:endpoints` `cas` entry, `(host[:port], protocol)` with plain HTTP
-    from an `http://` prefix, which the alicloud provider does not take; `components.alicloud_api.cas_endpoint`
-    reads the provider's settings as the provider does. Kept only while the program's wiring
-    (`components/listener.py`, `__main__.py`) still calls it; delete it when they no longer do.
-    """
-    if not value:
-        return None, "https"
-    for scheme in ("https", "http"):
-        if value.startswith(scheme + "://"):
-            return value[len(scheme) + 3 :].rstrip("/"), scheme
-    return value.rstrip("/"), "https"
 
 
 @dataclass

@@ -16,7 +16,8 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs, split_endpoint
+from components.alicloud_api import cas_region
+from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
 from components.pki import component_options
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
@@ -84,8 +85,11 @@ class MutualTlsListenerArgs(TypedDict):
     `status.loadBalancer.dnsname` before it fails (default 600); 0: do not wait (render mode, where no
     controller sees the object)."""
     cas_endpoint: NotRequired[str | None]
-    """Certificate Management endpoint for the CA registration (the `cas` entry of `alicloud:endpoints`,
-    which the alicloud provider uses for the server certificate); unset: the region's public endpoint."""
+    """Certificate Management endpoint (`host[:port]`) for the CA registration (the `cas` entry of
+    `alicloud:endpoints`, which the alicloud provider uses for the server certificate); unset: the region's
+    public endpoint."""
+    cas_protocol: NotRequired[str]
+    """`https` (default) or `http`: `alicloud:protocol` as the SDK spells it, for the CA registration."""
 
 
 DEFAULTS: MutualTlsListenerArgs = {
@@ -98,6 +102,7 @@ DEFAULTS: MutualTlsListenerArgs = {
     "security_policy_id": "tls_cipher_policy_1_2_strict",
     "http_redirect": True,
     "ready_timeout_seconds": 600,
+    "cas_protocol": "https",
 }
 """The values of the optional inputs that have a default (the rest default to None)."""
 
@@ -131,16 +136,6 @@ class AlbConfig(pulumi.CustomResource):
         props = {"apiVersion": ALB_API_VERSION, "kind": "AlbConfig", "metadata": metadata, "spec": spec, "status": None}
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(version=version("pulumi_kubernetes")), opts)
         super().__init__(f"kubernetes:{ALB_API_VERSION}:AlbConfig", name, props, opts)
-
-
-def cas_region(region: str) -> str:
-    """The Certificate Management Service site a region's certificates live in.
-
-    CAS has two sites: cn-hangzhou for regions in the Chinese mainland and ap-southeast-1 for the
-    others. ALB names a server certificate `<id>-<site>` (the seed's `108*****-cn-hangzhou`), and the
-    CAS API is reached at that site.
-    """
-    return "cn-hangzhou" if region.startswith("cn-") else "ap-southeast-1"
 
 
 def listen_ports(port: int, http_redirect: bool) -> str:
@@ -199,15 +194,14 @@ class MutualTlsListener(pulumi.ComponentResource):
         if args["ca_certificate_id"] is not None:
             ca_certificate_id = pulumi.Output.from_input(args["ca_certificate_id"])
         else:
-            endpoint, protocol = split_endpoint(args["cas_endpoint"])
             registration = CaCertificateRegistration(
                 f"{name}-ca",
                 CaCertificateRegistrationArgs(
                     certificate_pem=args["ca_certificate_pem"],
                     name=f"{args['alb_config_name']}-client-ca",
                     region=cas_region(args["region"]),
-                    endpoint=endpoint,
-                    protocol=protocol,
+                    endpoint=args["cas_endpoint"],
+                    protocol=args["cas_protocol"],
                 ),
                 opts=child,
             )

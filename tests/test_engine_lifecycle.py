@@ -72,7 +72,8 @@ def configure(ws: EngineWorkspace, fake: FakeCas, render: Path) -> None:
     done = ws.shell(readme_config_commands())
     assert done.returncode == 0, f"the README's config commands failed:\n{done.stderr}"
     ws.pulumi("config", "set", "alicloud:region", "cn-hangzhou")
-    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", f"http://{fake.endpoint}")
+    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake.endpoint)
+    ws.pulumi("config", "set", "alicloud:protocol", "HTTP")  # the fake speaks plain HTTP
     ws.pulumi("config", "set", "renderDirectory", str(render))
 
 

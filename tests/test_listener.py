@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from components.listener import MutualTlsListener, MutualTlsListenerArgs, cas_region, listen_ports
+from components.alicloud_api import cas_region
+from components.listener import MutualTlsListener, MutualTlsListenerArgs, listen_ports
 from tests.harness import BASE_CONFIG, StackMocks, reveal, run_program
 
 ALBCONFIG = "kubernetes:alibabacloud.com/v1:AlbConfig"
