@@ -420,6 +420,7 @@ class KubeCluster:
                 "nodeIP": "10.0.0.1",
                 "manageAllNodes": True,
                 # Outside kwokctl these have no defaults, and kwok refuses zero.
+                "nodeLeaseDurationSeconds": 40,  # kwok renews each Node's Lease (kwokctl's default)
                 "nodeLeaseParallelism": 4,
                 "podPlayStageParallelism": 4,
                 "nodePlayStageParallelism": 4,
