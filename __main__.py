@@ -184,6 +184,8 @@ app = WebApp(
         gate_port=config.gate.port,
         fingerprint_header=config.listener.client_cert_headers["fingerprint"],
         verify_header=config.listener.client_cert_headers["clientVerify"],
+        subject_header=config.listener.client_cert_headers["subjectDn"],
+        issuer_header=config.listener.client_cert_headers["issuerDn"],
         revoked_fingerprints={
             name: identity.apply(lambda i: [i["sha1Fingerprint"], i["sha256Fingerprint"]])
             for name, identity in revoked.items()

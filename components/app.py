@@ -54,6 +54,10 @@ class WebAppArgs:
     """Header ALB forwards the client certificate's fingerprint in (None: not forwarded)."""
     verify_header: str | None
     """Header ALB forwards the verify result in (None: not forwarded)."""
+    subject_header: str | None
+    """Header ALB forwards the client certificate's subject DN in (None: not forwarded)."""
+    issuer_header: str | None
+    """Header ALB forwards the client certificate's issuer DN in (None: not forwarded)."""
     revoked_fingerprints: pulumi.Input[Mapping[str, Sequence[str]]]
     """Revoked client name → its certificate's fingerprints (SHA-1 and SHA-256, hex): the gate refuses them."""
     cpu_request: str = "50m"
@@ -114,6 +118,8 @@ class WebApp(pulumi.ComponentResource):
                 app_port=args.container_port,
                 fingerprint_header=args.fingerprint_header,
                 verify_header=args.verify_header,
+                subject_header=args.subject_header,
+                issuer_header=args.issuer_header,
                 revoked=revoked,
             )
         )

@@ -87,8 +87,8 @@ def render_default_conf(
     fingerprint_header: str | None,
     verify_header: str | None,
     revoked: Mapping[str, Sequence[str]],
-    subject_header: str | None = None,
-    issuer_header: str | None = None,
+    subject_header: str | None,
+    issuer_header: str | None,
 ) -> str:
     """The gate's `default.conf`.
 
