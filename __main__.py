@@ -186,6 +186,7 @@ app = WebApp(
         verify_header=config.listener.client_cert_headers["clientVerify"],
         subject_header=config.listener.client_cert_headers["subjectDn"],
         issuer_header=config.listener.client_cert_headers["issuerDn"],
+        client_name_header=config.gate.client_name_header,
         revoked_fingerprints={
             name: identity.apply(lambda i: [i["sha1Fingerprint"], i["sha256Fingerprint"]])
             for name, identity in revoked.items()

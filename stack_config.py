@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.alicloud_api import ApiEndpoint, ProviderSettingError, cas_endpoint
+from components.gate import DEFAULT_CLIENT_NAME_HEADER, header_spellings
 from components.listener import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
 from components.pki import KeySpec, Subject
 
@@ -177,6 +178,7 @@ class Setting:
 
 
 _PCA_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_CLIENT_NAME_HEADER = re.compile(r"^(?=.{1,40}$)[a-z0-9]+(-[a-z0-9]+){0,4}$")
 
 
 def _key_settings(prefix: str, rsa_bits: int) -> tuple[Setting, ...]:
@@ -359,6 +361,18 @@ SETTINGS: tuple[Setting, ...] = (
         "gate.image", "string", GATE_IMAGE, "gate container image (nginx that runs as a non-root user)", _text(512)
     ),
     Setting("gate.port", "integer", 8080, "port the gate listens on (the Service's target port)", _whole(1024, 65535)),
+    Setting(
+        "gate.clientNameHeader",
+        "string",
+        DEFAULT_CLIENT_NAME_HEADER,
+        "header the gate passes the verified client's name (its certificate's CN) to the app in; a caller's own "
+        "header of that name, in any spelling, is removed",
+        _matching(
+            _CLIENT_NAME_HEADER,
+            "a header name of lower-case letters and digits in at most 5 parts joined by '-', 40 characters at most, "
+            f"e.g. {DEFAULT_CLIENT_NAME_HEADER}",
+        ),
+    ),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 CLIENT_FIELDS = ("name", "validityDays", "revoked", "csr")
@@ -435,6 +449,8 @@ class GateSettings:
 
     image: str
     port: int
+    client_name_header: str = DEFAULT_CLIENT_NAME_HEADER
+    """The header the app gets the verified client's name in."""
 
 
 @dataclass(frozen=True)
@@ -691,6 +707,19 @@ def _client_cert_headers(raw: Any) -> dict[str, str | None]:
     return headers
 
 
+def _check_client_name_header(header: str, forwarded: Mapping[str, str | None]) -> None:
+    """The app's name header is set by the gate: it must not be (in any spelling) a header ALB forwards."""
+    spellings = set(header_spellings(header))
+    for field, alias in forwarded.items():
+        if alias is not None and alias.lower() in spellings:
+            raise _reject(
+                _label("gate.clientNameHeader"),
+                header,
+                f"a header other than {_label(f'listener.forwardClientCertHeaders.{field}')} ({alias}): the gate "
+                "reads that one from ALB and would overwrite it",
+            )
+
+
 def _check_revocation(clients: tuple[ClientSettings, ...], headers: Mapping[str, str | None]) -> None:
     """A revoked client needs the fingerprint header: the gate refuses revoked certificates by it."""
     revoked = [c for c in clients if c.revoked]
@@ -782,6 +811,7 @@ def parse(
     clients = _clients(raw.get("clients"), client_defaults)
     clients = _revoked_clients(raw.get("revokedClients"), clients, raw.get("clients"))
     client_cert_headers = _client_cert_headers(listener["forwardClientCertHeaders"])
+    _check_client_name_header(gate["clientNameHeader"], client_cert_headers)
     _check_revocation(clients, client_cert_headers)
     _check_pca(ca_values, ca_certificate_id, clients)
     cas = _cas_api(endpoints, protocol)
@@ -819,7 +849,7 @@ def parse(
         ),
         namespace=_scalar("namespace", raw.get("namespace")),
         app=AppSettings(name=app["name"], image=app["image"], replicas=app["replicas"], port=app["port"]),
-        gate=GateSettings(image=gate["image"], port=gate["port"]),
+        gate=GateSettings(image=gate["image"], port=gate["port"], client_name_header=gate["clientNameHeader"]),
         region=region,
         render_directory=_scalar("renderDirectory", raw.get("renderDirectory")),
         cas_endpoint=cas.host,

@@ -1,7 +1,8 @@
 """WebApp: the workload behind the listener — Deployment, Service and Ingress (the seed's `coffee`).
 
 Each pod runs the gate (nginx, `components/gate.py`) in front of the app container: the Service targets
-the gate, the gate refuses revoked client certificates and proxies the rest to the app on 127.0.0.1.
+the gate, the gate refuses revoked client certificates and proxies the rest to the app on 127.0.0.1 with the
+client's name in one header, and logs every request's identity on its stdout (`kubectl logs … -c gate`).
 The gate's configuration is one ConfigMap key, and its checksum is a pod template annotation, so a
 change (a client revoked or restored) rolls the pods. The ConfigMap's name carries that checksum
 (`<app>-gate-<10 hex digits>`, as kustomize's configMapGenerator names them): the Kubernetes provider replaces
@@ -58,6 +59,9 @@ class WebAppArgs:
     """Header ALB forwards the client certificate's subject DN in (None: not forwarded)."""
     issuer_header: str | None
     """Header ALB forwards the client certificate's issuer DN in (None: not forwarded)."""
+    client_name_header: str
+    """Header the gate passes the verified client's name (its certificate's CN) to the app in, in place of any
+    header of that name the caller sent."""
     revoked_fingerprints: pulumi.Input[Mapping[str, Sequence[str]]]
     """Revoked client name → its certificate's fingerprints (SHA-1 and SHA-256, hex): the gate refuses them."""
     cpu_request: str = "50m"
@@ -120,6 +124,7 @@ class WebApp(pulumi.ComponentResource):
                 verify_header=args.verify_header,
                 subject_header=args.subject_header,
                 issuer_header=args.issuer_header,
+                client_name_header=args.client_name_header,
                 revoked=revoked,
             )
         )

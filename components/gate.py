@@ -5,10 +5,13 @@ cannot refuse a single certificate before it expires. What it does do is forward
 certificate to the backend as headers (subject DN, issuer DN, fingerprint, verify result). The gate is
 an nginx in the app's pod that reads those headers: it answers 400 to a request in which one of them holds
 more than one value, 403 to a revoked certificate's fingerprint and to a verify result that is not a
-success, and proxies everything else unchanged to the app on 127.0.0.1. `render_default_conf` writes its
-whole configuration: `map` blocks and one `server {}`, for nginx's `http {}` context (the image includes
-`/etc/nginx/conf.d/*.conf` there). It needs nginx 1.23 or later (the image runs 1.27), which hands a header
-sent on several lines to `$http_…` as one value joined with ", "; older nginx keeps only the first line.
+success, and proxies everything else to the app on 127.0.0.1 with one header added: the verified client's
+name (the CN of the forwarded subject DN), in place of any header of that name the caller sent. Every request,
+refused or not, writes one JSON line of its identity to stdout (`IDENTITY_LOG_FIELDS`), in place of the
+image's own access log line, for ACK's log collection to ship to SLS. `render_default_conf` writes its whole
+configuration: a `log_format`, `map` blocks and one `server {}`, for nginx's `http {}` context (the image
+includes `/etc/nginx/conf.d/*.conf` there). It needs nginx 1.23 or later (the image runs 1.27), which hands a
+header sent on several lines to `$http_…` as one value joined with ", "; older nginx keeps only the first line.
 
 What ALB does not document, and what the gate assumes about it:
 - Whether ALB replaces an identity header the caller already sent, or adds its own beside it (as proxies
@@ -29,6 +32,8 @@ What ALB does not document, and what the gate assumes about it:
     "oneline" form (`C = CN, O = x`) cannot be told from one, and pass.
 - The fingerprint's format (hash, case, colons). The gate lists both the SHA-1 and the SHA-256
   fingerprint of every revoked certificate and matches either, in any case, with or without colons.
+- Which header carries ALB's request id: ALB's HTTP-headers page documents none. The log's `requestId` is the
+  `X-Request-Id` header if a hop set one; a caller can set it too, so it correlates, it proves nothing.
 - The verify result's values. ALB runs on Tengine (an nginx fork), so the gate assumes nginx's
   `$ssl_client_verify` vocabulary: `SUCCESS` for a verified certificate (any case); anything else
   present (`FAILED:…`, `NONE`) is refused, and an absent header is let through.
@@ -45,6 +50,33 @@ UNVERIFIED_REASON = "client certificate not verified"
 VERIFY_SUCCESS = "SUCCESS"
 CONFIG_KEY = "default.conf"
 CHECKSUM_ANNOTATION = "alb-mtls/gate-config-sha256"
+DEFAULT_CLIENT_NAME_HEADER = "x-client-name"
+REQUEST_ID_HEADER = "x-request-id"
+LOG_FORMAT = "alb_mtls_identity"
+IDENTITY_LOG_FIELDS = (
+    "time",
+    "client",
+    "subjectDn",
+    "issuerDn",
+    "fingerprint",
+    "verify",
+    "revoked",
+    "method",
+    "host",
+    "path",
+    "status",
+    "bytes",
+    "duration",
+    "requestId",
+)
+"""The keys of each identity log line, in order. `client` is the CN of `subjectDn` ("" when it has none);
+`revoked` is true when the gate refused the request as revoked; `path` is the decoded path without the query
+(a query string may carry secrets); `status`, `bytes` (the response body's) and `duration` (seconds) are
+numbers; every other value is the header or request text as received, escaped by nginx's `escape=json`."""
+# The CN of an RFC 2253 DN: skip whole attributes (each ends at a ',' or '+' that no backslash escapes), then
+# `CN=` and its value up to the next unescaped ',' or '+', escapes kept (a client's name has none). Written for
+# nginx's double-quoted string, which turns each doubled backslash into one: the regex sees `\\` (a backslash).
+_CN_PATTERN = r"~*^(?:(?:[^,+\\\\]|\\\\.)*[,+])*?CN=(?<alb_mtls_cn>(?:[^,+\\\\]|\\\\.)+)(?:[,+]|$)"
 _HEX = re.compile(r"^(?:[0-9a-f]{2})+$")
 
 # Per header, the nginx regexes (`~*`: any case) that match a value holding more than one value; see above.
@@ -70,6 +102,21 @@ def header_variable(header: str) -> str:
     return "$http_" + header.lower().replace("-", "_")
 
 
+def header_spellings(header: str) -> list[str]:
+    """`header` lower-cased, then every other spelling with '-' and '_' swapped: to nginx (`$http_…`) and to the
+    CGI convention many app frameworks follow (`HTTP_X_CLIENT_NAME`), they are all one header."""
+    parts = re.split(r"[-_]", header.lower())
+    spellings = [parts[0]]
+    for part in parts[1:]:
+        spellings = [f"{s}{sep}{part}" for s in spellings for sep in "-_"]
+    return spellings
+
+
+def _logged(header: str | None) -> str:
+    """A header's value in the identity log: the JSON string of its `$http_…` variable, "" when not forwarded."""
+    return '""' if header is None else f'"{header_variable(header)}"'
+
+
 def fingerprint_pattern(fingerprint: str) -> str:
     """A case-insensitive nginx regex (`~*`) matching a fingerprint, with or without ':' between the bytes,
     wherever it stands in the value as a whole (not inside a longer run of hex digits and colons)."""
@@ -89,11 +136,14 @@ def render_default_conf(
     revoked: Mapping[str, Sequence[str]],
     subject_header: str | None,
     issuer_header: str | None,
+    client_name_header: str,
 ) -> str:
     """The gate's `default.conf`.
 
     `revoked` maps each revoked client's name to its certificate's fingerprints (hex, any case, colons or
-    not); the `*_header` arguments are the names ALB forwards each value as, None when it is not forwarded.
+    not); the `fingerprint`, `verify`, `subject` and `issuer` headers are the names ALB forwards each value as,
+    None when it is not forwarded; `client_name_header` is the header the app gets the client's name in (none
+    when the subject DN is not forwarded or has no CN).
     """
     if revoked and fingerprint_header is None:
         raise ValueError("revoked certificates can only be refused when ALB forwards the fingerprint header")
@@ -106,7 +156,8 @@ def render_default_conf(
     lines = [
         "# The alb-mtls gate (components/gate.py renders it; the stack owns it: do not edit by hand).",
         "# Refuses identity headers with more than one value and revoked client certificates, then proxies",
-        f"# to the app on 127.0.0.1:{app_port}. Needs nginx 1.23+ (a header on several lines joined in $http_).",
+        f"# to the app on 127.0.0.1:{app_port} with the client's name in {client_name_header}; logs each request's",
+        "# identity as one JSON line on stdout. Needs nginx 1.23+ (a header on several lines joined in $http_).",
     ]
     checks: list[tuple[str, int, str]] = []
     for field, header in headers.items():
@@ -135,11 +186,49 @@ def render_default_conf(
             "}",
         ]
         checks.append(("$alb_mtls_unverified", 403, UNVERIFIED_REASON))
+    client_name = '""'
+    if subject_header is not None:
+        lines += [
+            f"map {header_variable(subject_header)} $alb_mtls_client_name {{",
+            '    default "";',
+            f'    "{_CN_PATTERN}" $alb_mtls_cn;',
+            "}",
+        ]
+        client_name = "$alb_mtls_client_name"
+    revoked_flag = "false"
+    if fingerprint_header is not None:  # the revoked check comes before any other 403
+        lines += [
+            'map "$status:$alb_mtls_revoked" $alb_mtls_refused_revoked {',
+            "    default false;",
+            '    "~^403:." true;',
+            "}",
+        ]
+        revoked_flag = "$alb_mtls_refused_revoked"
+    lines += ["map $status $alb_mtls_status {", "    default $status;", '    "000" 0;', "}"]  # no response: 0
+    values = {
+        "time": '"$time_iso8601"',
+        "client": f'"{client_name}"',
+        "subjectDn": _logged(subject_header),
+        "issuerDn": _logged(issuer_header),
+        "fingerprint": _logged(fingerprint_header),
+        "verify": _logged(verify_header),
+        "revoked": revoked_flag,
+        "method": '"$request_method"',
+        "host": '"$host"',
+        "path": '"$uri"',
+        "status": "$alb_mtls_status",
+        "bytes": "$body_bytes_sent",
+        "duration": "$request_time",
+        "requestId": _logged(REQUEST_ID_HEADER),
+    }
+    record = "{" + ",".join(f'"{key}":{values[key]}' for key in IDENTITY_LOG_FIELDS) + "}"
+    lines.append(f"log_format {LOG_FORMAT} escape=json '{record}';")
     lines += [
         "server {",
         f"    listen {listen_port};",
         "    server_tokens off;",
         "    underscores_in_headers on;  # ALB's header aliases may contain '_'",
+        f"    access_log /dev/stdout {LOG_FORMAT};  # in place of the image's own access log: one line a request",
         "    location / {",
         "        default_type text/plain;",
         *(f'        if ({variable}) {{ return {status} "{reason}\\n"; }}' for variable, status, reason in checks),
@@ -147,6 +236,9 @@ def render_default_conf(
         "        proxy_http_version 1.1;",
         "        proxy_set_header Host $http_host;",
         '        proxy_set_header Connection "";',
+        f"        proxy_set_header {client_name_header} {client_name};",
+        # The caller's header of that name in any other spelling (`$http_…` reads them all as one) is dropped.
+        *(f'        proxy_set_header {other} "";' for other in header_spellings(client_name_header)[1:]),
         "    }",
         "}",
     ]

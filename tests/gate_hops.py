@@ -2,9 +2,10 @@
 
 `Hops` starts hop 1, which plays the ALB listener (a client certificate from the stack's CA required; the four
 client-certificate headers forwarded under the aliases of the AlbConfig spec the program registered), and
-hop 2, the gate's `default.conf` exactly as the program rendered it with only its two ports substituted.
-`EchoHeaders` / `echo_app()` is the app behind them. Both hops run nginx 1.23 or later, which joins a header
-sent on several lines into one value as the gate's image (nginx 1.27) does.
+hop 2, the gate's `default.conf` exactly as the program rendered it with only its two ports substituted, its
+stdout kept (`Hops.gate_log()`: the identity log). `EchoHeaders` / `echo_app()` is the app behind them. Both
+hops run nginx 1.23 or later, which joins a header sent on several lines into one value as the gate's image
+(nginx 1.27) does. Hop 1 passes the caller's Host header on, as a load balancer does.
 
 What ALB does with an identity header the caller sent itself is not documented, so hop 1 does one of three
 things (`ALB_HEADER_MODES`): `overwrite` (the caller's header is dropped, ALB's sent: nginx's
@@ -75,10 +76,13 @@ class EchoHeaders(BaseHTTPRequestHandler):
 
     seen: ClassVar[list[dict[str, str]]] = []
     """The headers of every request that reached it."""
+    seen_lines: ClassVar[list[list[tuple[str, str]]]] = []
+    """The header lines of every request that reached it, as sent: (name as spelled, value)."""
 
     def do_GET(self):
         headers = {k.lower(): v for k, v in self.headers.items()}
         EchoHeaders.seen.append(headers)
+        EchoHeaders.seen_lines.append(list(self.headers.items()))
         body = json.dumps(headers).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -143,7 +147,7 @@ class Hops:
         rendered = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.gate.port};").replace(
             "proxy_pass http://127.0.0.1:80;", f"proxy_pass http://127.0.0.1:{app_port};"
         )
-        self.gate = Nginx(workdir / "gate", rendered, port=self.gate.port, binary=binary)
+        self.gate = Nginx(workdir / "gate", rendered, port=self.gate.port, binary=binary, capture_stdout=True)
         table = "\n".join(f"        {sha1} {sha256};" for sha1, sha256 in (fingerprints(pem) for pem in certificates))
         lookup = "$ssl_client_fingerprint" if fingerprint_format == "sha1" else '""'
         http = f"    map $ssl_client_fingerprint $alb_fingerprint {{\n        default {lookup};\n"
@@ -152,6 +156,7 @@ class Hops:
             {alias: HEADER_VARIABLES[field] for field, alias in aliases(run).items()}, alb_headers
         )
         http += callers
+        location += "            proxy_set_header Host $http_host;  # a load balancer passes the caller's Host on\n"
         location += f"            proxy_pass http://127.0.0.1:{self.gate.port};\n"
         self.alb = MutualTlsNginx(
             workdir / "alb",
@@ -177,8 +182,13 @@ class Hops:
         self.alb.__exit__(*exc)
         self.gate.__exit__(*exc)
 
-    def curl(self, files: Path, name: str, headers: dict[str, str] | None = None):
-        """curl through both hops with `files`/<name>.crt, <name>.key and ca.crt; `headers` are the caller's own."""
+    def curl(self, files: Path, name: str, headers: dict[str, str] | None = None, path: str = "/"):
+        """curl `path` through both hops with `files`/<name>.crt, <name>.key and ca.crt; `headers` are the
+        caller's own."""
         return self.alb.curl(
-            cert=files / f"{name}.crt", key=files / f"{name}.key", cacert=files / "ca.crt", headers=headers
+            cert=files / f"{name}.crt", key=files / f"{name}.key", cacert=files / "ca.crt", headers=headers, path=path
         )
+
+    def gate_log(self, at_least: int = 0) -> list[str]:
+        """The lines the gate has written to its stdout (waiting up to 5 s for `at_least` of them)."""
+        return self.gate.stdout_lines(at_least)

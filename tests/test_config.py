@@ -133,6 +133,37 @@ BAD_INPUTS = [
         "header name",
     ),
     ("zero replicas", with_("app.replicas", 0), "alb-mtls:app.replicas", "0", "at least 1"),
+    (
+        "client name header with upper case",
+        with_("gate.clientNameHeader", "X-Client-Name"),
+        "alb-mtls:gate.clientNameHeader",
+        '"X-Client-Name"',
+        "lower-case letters and digits",
+    ),
+    (
+        "client name header with an underscore",  # nginx and CGI read x_client_name as x-client-name
+        with_("gate.clientNameHeader", "x_client_name"),
+        "alb-mtls:gate.clientNameHeader",
+        '"x_client_name"',
+        "joined by '-'",
+    ),
+    (
+        "client name header that ALB forwards",
+        with_("gate.clientNameHeader", "x-forwarded-clientcert-subjectdn"),
+        "alb-mtls:gate.clientNameHeader",
+        '"x-forwarded-clientcert-subjectdn"',
+        "other than alb-mtls:listener.forwardClientCertHeaders.subjectDn",
+    ),
+    (
+        "client name header spelling an alias given with underscores",
+        {
+            **with_("gate.clientNameHeader", "client-dn"),
+            "listener": {"forwardClientCertHeaders": {"subjectDn": "client_dn"}},
+        },
+        "alb-mtls:gate.clientNameHeader",
+        '"client-dn"',
+        "(client_dn): the gate reads that one from ALB",
+    ),
     ("namespace", with_("namespace", "Coffee Shop"), "alb-mtls:namespace", '"Coffee Shop"', "DNS label"),
     (
         "unknown top-level key",  # the bad input is the key's name; what is accepted is the list of keys
@@ -242,6 +273,7 @@ def test_defaults_apply_when_objects_are_omitted():
     assert parsed.listener.http_redirect is True
     assert parsed.app.image == stack_config.SEED_IMAGE and parsed.app.replicas == 2 and parsed.app.port == 80
     assert parsed.namespace == "default" and parsed.address_type == "Internet" and parsed.edition == "Standard"
+    assert parsed.gate.client_name_header == "x-client-name"
 
 
 def test_revoked_clients_revokes_a_client_whatever_the_form_of_its_entry():

@@ -8,7 +8,8 @@ whose DN has commas and characters RFC 2253 escapes.
 
 What ALB does with identity headers a caller sends itself is not documented, so every test of the hops runs
 with hop 1 doing each of the three things it might (`ALB_HEADER_MODES`: overwrite, append a line, join into
-one line); the two fingerprint formats of gate_hops run with each.
+one line); the two fingerprint formats of gate_hops run with each. The gate's stdout is kept: its identity log,
+one JSON line per request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from types import SimpleNamespace
@@ -32,6 +34,8 @@ from tests.gate_hops import ALB_HEADER_MODES, EchoHeaders, Hops, aliases, echo_a
 from tests.harness import BASE_CONFIG, run_program
 from tests.stack_state import RememberingMocks
 from tests.tls_listener import Nginx, free_port, nginx_joining_headers
+
+NAME_HEADER = gate.DEFAULT_CLIENT_NAME_HEADER
 
 PARTNER_KEY = ec.generate_private_key(ec.SECP256R1())
 PARTNER_KEY_PEM = PARTNER_KEY.private_bytes(
@@ -195,6 +199,99 @@ def test_an_active_client_sending_an_identity_header_of_its_own(revoked_hops, st
         assert EchoHeaders.seen == []
 
 
+def logged(log, request) -> dict:
+    """Makes `request()`; the one identity line it wrote to `log(at_least)` (the gate's stdout), parsed."""
+    before = len(log())
+    response = request()
+    lines = log(before + 1)
+    time.sleep(0.2)  # a second line of the same request would be written right after the first
+    lines = log(before + 1)
+    assert len(lines) == before + 1, lines[before:]
+    record = json.loads(lines[-1])
+    assert list(record) == list(gate.IDENTITY_LOG_FIELDS)
+    record["response"] = response
+    return record
+
+
+def test_each_request_writes_one_identity_line_with_its_name_fingerprint_and_status(revoked_hops, stack):
+    for client in ACTIVE:
+        record = logged(revoked_hops.hops.gate_log, lambda c=client: revoked_hops.hops.curl(stack.files, c))
+        assert record["response"].status == 200
+        assert record["client"] == client
+        assert record["fingerprint"] == fingerprint_of(stack, client, revoked_hops.format)
+        assert (record["status"], record["revoked"], record["verify"]) == (200, False, "SUCCESS")
+        assert record["subjectDn"] == (PARTNER_DN if client == "partner" else f"CN={client}")
+        assert record["issuerDn"] == "CN=alb-mtls test root,O=alb-mtls,C=CN"
+        assert (record["method"], record["path"]) == ("GET", "/")
+        assert record["host"] == stack.runs.revoked.named("app-ingress").inputs["spec"]["rules"][0]["host"]
+        assert record["bytes"] == len(record["response"].body.encode()) and record["duration"] >= 0
+        assert dt.datetime.fromisoformat(record["time"]) > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+
+def test_a_revoked_clients_line_says_revoked_with_403(revoked_hops, stack):
+    record = logged(revoked_hops.hops.gate_log, lambda: revoked_hops.hops.curl(stack.files, "bob"))
+    assert (record["response"].status, record["status"], record["revoked"]) == (403, 403, True)
+    assert record["client"] == "bob"
+    assert record["fingerprint"] == fingerprint_of(stack, "bob", revoked_hops.format)
+    assert record["bytes"] == len(gate.REVOKED_REASON + "\n")
+
+
+def test_a_revoked_client_refused_for_another_reason_is_not_logged_as_revoked(revoked_hops, stack):
+    """bob sends a subject of his own: where ALB appends or joins, the gate sees two values and answers 400 before
+    it looks at the fingerprint, so the line says not revoked; where ALB overwrites, bob is refused as revoked."""
+    names = aliases(stack.runs.revoked)
+    record = logged(
+        revoked_hops.hops.gate_log,
+        lambda: revoked_hops.hops.curl(stack.files, "bob", headers={names["SubjectDN"]: "CN=alice"}),
+    )
+    if revoked_hops.mode == "overwrite":
+        assert (record["response"].status, record["status"], record["revoked"]) == (403, 403, True)
+    else:
+        assert (record["response"].status, record["status"], record["revoked"]) == (400, 400, False)
+
+
+HOSTILE = 'say "hi" \\"},{"client":"admin\t\x01\x7f é'
+"""Quotes, backslashes, a tab and control characters: what a caller could put in a header to break a JSON line."""
+
+
+def test_values_with_quotes_and_newlines_stay_one_valid_json_line(revoked_hops, stack):
+    """A header value cannot hold a newline (nginx ends the header at one), so the newline comes in the path,
+    which the log has decoded (`%0A`); the quotes and control characters come in a header and in the path."""
+    names = aliases(stack.runs.revoked)
+    headers = {"X-Request-Id": HOSTILE, names["IssuerDN"]: HOSTILE}
+    record = logged(
+        revoked_hops.hops.gate_log,
+        lambda: revoked_hops.hops.curl(stack.files, "alice", headers=headers, path="/a%0A%22b%22%0D%5C"),
+    )
+    assert record["requestId"] == HOSTILE
+    assert record["path"] == '/a\n"b"\r\\'
+    assert record["client"] == "alice"
+    if revoked_hops.mode == "overwrite":
+        assert record["issuerDn"] == "CN=alb-mtls test root,O=alb-mtls,C=CN" and record["status"] == 200
+    else:  # the caller's value beside ALB's: refused, and logged whole
+        assert record["issuerDn"].startswith(HOSTILE + ", ") and record["status"] == 400
+
+
+@pytest.mark.parametrize(
+    "spelling", [NAME_HEADER, NAME_HEADER.upper(), NAME_HEADER.replace("-", "_"), "x-client_name", "x_client-name"]
+)
+def test_a_callers_own_client_name_never_reaches_the_app(revoked_hops, stack, spelling):
+    """Through both hops (hop 1, an nginx, drops the spellings with '_' itself; the gate on its own is tested
+    with them below), the app gets one name header: the verified one."""
+    EchoHeaders.seen_lines.clear()
+    response = revoked_hops.hops.curl(stack.files, "alice", headers={spelling: "admin"})
+    assert response.status == 200, response
+    (lines,) = EchoHeaders.seen_lines
+    named = [(name, value) for name, value in lines if name.lower().replace("_", "-") == NAME_HEADER]
+    assert named == [(NAME_HEADER, "alice")], lines
+
+
+def test_the_app_gets_each_clients_verified_name(revoked_hops, stack):
+    for client in ACTIVE:
+        response = revoked_hops.hops.curl(stack.files, client)
+        assert json.loads(response.body)[NAME_HEADER] == client
+
+
 def test_restoring_a_client_lets_its_same_certificate_in_again(stack, app, tmp_path):
     with hops(stack, stack.runs.restored, app, "sha256", tmp_path) as running:
         for client in ("alice", "bob", "carol"):
@@ -226,7 +323,7 @@ def gate_only(stack, app, tmp_path_factory):
     port = Nginx(workdir, "").port
     conf = gate_conf(stack.runs.revoked).replace("listen 8080;", f"listen 127.0.0.1:{port};")
     conf = conf.replace("127.0.0.1:80;", f"127.0.0.1:{app};")
-    with Nginx(workdir, conf, port=port, binary=nginx_joining_headers()) as nginx:
+    with Nginx(workdir, conf, port=port, binary=nginx_joining_headers(), capture_stdout=True) as nginx:
         yield nginx
 
 
@@ -342,3 +439,75 @@ def test_the_gate_passes_the_request_on_unchanged(gate_only):
     assert status == 200
     seen = json.loads(body)
     assert seen["x-request-id"] == "abc-123" and seen["x_underscored"] == "kept" and seen["host"] == "coffee.example"
+
+
+@pytest.mark.parametrize(
+    ("subject", "name"),
+    [
+        ("CN=alice", "alice"),
+        (PARTNER_DN, "partner"),  # escaped ',', '+', ';', '"', '<', '#' in the other attributes
+        ("O=Example\\, Inc.,CN=dave", "dave"),
+        ("C=CN,O=alb-mtls,CN=erin", "erin"),  # "CN" as a value is not the CN
+        ("O=x\\,CN=admin,CN=alice", "alice"),  # "x,CN=admin" is O's value: its comma is escaped
+        ("OU=a\\+CN=admin,CN=bob", "bob"),  # likewise an escaped '+'
+        ("O=CN=admin,CN=carol", "carol"),  # '=' needs no escape in a value
+        ("CN=carol+O=x", "carol"),  # a multi-valued attribute
+        ("cn=frank", "frank"),  # attribute types are case-insensitive
+        ("O=x", None),  # no CN
+        ("2.5.4.3=#0c05616c696365", None),  # a CN by its OID, hex-encoded: not decoded
+        ("CN=x\\", None),  # a trailing escape: not a valid DN
+    ],
+)
+def test_the_client_name_is_the_subjects_cn(gate_only, subject, name):
+    EchoHeaders.seen.clear()
+    record = logged(
+        gate_only.stdout_lines,
+        lambda: get(gate_only.port, {"x-forwarded-clientcert-subjectdn": subject, NAME_HEADER: "admin"}),
+    )
+    assert record["response"][0] == 200
+    (seen,) = EchoHeaders.seen
+    assert seen.get(NAME_HEADER) == name
+    assert record["client"] == (name or "") and record["subjectDn"] == subject
+
+
+def test_a_request_without_a_subject_gets_no_name(gate_only):
+    """No subject forwarded: no name, and the caller's own is still removed."""
+    EchoHeaders.seen.clear()
+    assert get(gate_only.port, {NAME_HEADER: "admin"})[0] == 200
+    (seen,) = EchoHeaders.seen
+    assert NAME_HEADER not in seen
+
+
+def test_the_gate_removes_every_spelling_of_a_callers_name_header(gate_only):
+    """Whatever ALB does with headers whose names hold '_', the gate drops each spelling of the name header: an
+    app on a CGI-style framework reads `x_client_name` as `HTTP_X_CLIENT_NAME`, as it does `x-client-name`."""
+    spellings = gate.header_spellings(NAME_HEADER)
+    assert len(spellings) == 4
+    for spelling in [*spellings, NAME_HEADER.upper()]:
+        EchoHeaders.seen_lines.clear()
+        headers = {"x-forwarded-clientcert-subjectdn": "CN=alice", spelling: "admin"}
+        assert get(gate_only.port, headers)[0] == 200
+        (lines,) = EchoHeaders.seen_lines
+        named = [(name, value) for name, value in lines if name.lower().replace("_", "-") == NAME_HEADER]
+        assert named == [(NAME_HEADER, "alice")], (spelling, lines)
+
+
+def test_the_configured_name_header_is_the_one_the_app_gets(app, tmp_path):
+    """`gate.clientNameHeader` set: the program's gate passes the name in that header, drops a caller's own of
+    that name in any spelling, and no longer touches `x-client-name`."""
+    run = run_program({**BASE_CONFIG, "gate": {"clientNameHeader": "x-partner-id"}})
+    port = free_port()
+    conf = (
+        gate_conf(run)
+        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        .replace("127.0.0.1:80;", f"127.0.0.1:{app};")
+    )
+    with Nginx(tmp_path, conf, port=port, binary=nginx_joining_headers()):
+        EchoHeaders.seen_lines.clear()
+        headers = {"x-forwarded-clientcert-subjectdn": "CN=alice", "x_partner_id": "admin", NAME_HEADER: "kept"}
+        assert get(port, headers)[0] == 200
+    (lines,) = EchoHeaders.seen_lines
+    assert [(n.lower(), v) for n, v in lines if n.lower().replace("_", "-") == "x-partner-id"] == [
+        ("x-partner-id", "alice")
+    ]
+    assert [v for n, v in lines if n.lower() == NAME_HEADER] == ["kept"]  # an ordinary header under this setting

@@ -3,7 +3,8 @@
 `MutualTlsNginx` plays the ALB listener the stack configures (`ssl_verify_client on` against the
 stack's CA, serving the stack's server certificate); by default it answers itself, or it runs the
 `location` it is given (e.g. proxying on, with the client-certificate headers ALB adds). `Nginx` runs
-any other `http {}` body the same way (e.g. the gate's `default.conf`). `curl()` calls a listener as
+any other `http {}` body the same way (e.g. the gate's `default.conf`); with `capture_stdout` it keeps what
+nginx writes to its stdout, where its own access log then goes too, as in the gate's image. `curl()` calls a listener as
 the seed's step 4 does, with `--cert/--key` and `--cacert`, resolving the domain to 127.0.0.1.
 
 Both run the system's nginx unless given another binary: `nginx_joining_headers()` finds one of 1.23 or
@@ -31,7 +32,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log info;
 events {{ worker_connections 64; }}
 http {{
-    access_log {root}/access.log;
+    access_log {access_log};
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
@@ -125,15 +126,28 @@ class Response:
 class Nginx:
     """nginx in the foreground on 127.0.0.1, from `workdir`, with `http` as its `http {}` body (`{root}` and
     `{port}` filled in: the working directory and a free port). Runs for the duration of a `with` block.
-    `binary`: the nginx to run (default: the system's)."""
+    `binary`: the nginx to run (default: the system's). `capture_stdout`: keep nginx's stdout in `stdout.log`
+    (`stdout_lines()`), with the `http {}` level access log on stdout as the gate's image has it (its
+    `/var/log/nginx/access.log` is a link to /dev/stdout); otherwise stdout is discarded and that log is
+    `access.log`."""
 
-    def __init__(self, workdir: Path, http: str, port: int | None = None, binary: str | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        http: str,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        capture_stdout: bool = False,
+    ):
         self.binary = binary
         self.root = workdir
         self.port = port or free_port()
+        self.capture_stdout = capture_stdout
         self.root.mkdir(parents=True, exist_ok=True)
         body = http.replace("{root}", str(self.root)).replace("{port}", str(self.port))
-        (self.root / "nginx.conf").write_text(MAIN_CONF.format(root=self.root, http=body))
+        access_log = "/dev/stdout" if capture_stdout else f"{self.root}/access.log"
+        (self.root / "nginx.conf").write_text(MAIN_CONF.format(root=self.root, http=body, access_log=access_log))
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
@@ -144,9 +158,14 @@ class Nginx:
         )
         if check.returncode != 0:
             raise RuntimeError(f"nginx rejected its configuration:\n{check.stderr}")
-        self.process = subprocess.Popen(
-            [binary, "-p", str(self.root), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        stdout = (self.root / "stdout.log").open("wb") if self.capture_stdout else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                [binary, "-p", str(self.root), "-c", str(conf)], stdout=stdout, stderr=subprocess.PIPE
+            )
+        finally:
+            if self.capture_stdout:
+                stdout.close()  # nginx holds its own copy
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -169,6 +188,18 @@ class Nginx:
 
     def error_log(self) -> str:
         return (self.root / "error.log").read_text()
+
+    def stdout_lines(self, at_least: int = 0, timeout: float = 5) -> list[str]:
+        """The lines nginx has written to its stdout (needs `capture_stdout`), once there are `at_least` of them
+        or `timeout` seconds have passed: nginx writes an access log line after the response has gone out."""
+        if not self.capture_stdout:
+            raise RuntimeError("stdout is not captured: Nginx(..., capture_stdout=True)")
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = (self.root / "stdout.log").read_text().splitlines()
+            if len(lines) >= at_least or time.monotonic() >= deadline:
+                return lines
+            time.sleep(0.05)
 
 
 class MutualTlsNginx(Nginx):
@@ -212,10 +243,11 @@ class MutualTlsNginx(Nginx):
         key: Path | None = None,
         cacert: Path | None = None,
         headers: dict[str, str] | None = None,
+        path: str = "/",
     ) -> Response:
-        """`curl https://<domain>/ --cert … --key … --cacert … [-H …]` with the domain resolved to 127.0.0.1."""
+        """`curl https://<domain><path> --cert … --key … --cacert … [-H …]`, the domain at 127.0.0.1."""
         return curl(
-            f"https://{self.domain}:{self.port}/",
+            f"https://{self.domain}:{self.port}{path}",
             self.port,
             cert=cert,
             key=key,
