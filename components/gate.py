@@ -69,7 +69,8 @@ IDENTITY_LOG_FIELDS = (
     "duration",
     "requestId",
 )
-"""The keys of each identity log line, in order. `client` is the CN of `subjectDn` ("" when it has none);
+"""The keys of each identity log line, in order. `client` is the CN of `subjectDn` ("" when it has none, or
+holds more than one DN);
 `revoked` is true when the gate refused the request as revoked; `path` is the decoded path without the query
 (a query string may carry secrets); `status`, `bytes` (the response body's) and `duration` (seconds) are
 numbers; every other value is the header or request text as received, escaped by nginx's `escape=json`."""
@@ -186,7 +187,7 @@ def render_default_conf(
             "}",
         ]
         checks.append(("$alb_mtls_unverified", 403, UNVERIFIED_REASON))
-    client_name = '""'
+    client_name = logged_client = '""'
     if subject_header is not None:
         lines += [
             f"map {header_variable(subject_header)} $alb_mtls_client_name {{",
@@ -195,6 +196,14 @@ def render_default_conf(
             "}",
         ]
         client_name = "$alb_mtls_client_name"
+        # The log names no one when the subject holds several DNs (refused with 400): the first CN may be the caller's.
+        lines += [
+            "map $alb_mtls_several_subjectdn $alb_mtls_logged_client {",
+            '    "" $alb_mtls_client_name;',
+            '    default "";',
+            "}",
+        ]
+        logged_client = "$alb_mtls_logged_client"
     revoked_flag = "false"
     if fingerprint_header is not None:  # the revoked check comes before any other 403
         lines += [
@@ -207,7 +216,7 @@ def render_default_conf(
     lines += ["map $status $alb_mtls_status {", "    default $status;", '    "000" 0;', "}"]  # no response: 0
     values = {
         "time": '"$time_iso8601"',
-        "client": f'"{client_name}"',
+        "client": f'"{logged_client}"',
         "subjectDn": _logged(subject_header),
         "issuerDn": _logged(issuer_header),
         "fingerprint": _logged(fingerprint_header),

@@ -238,16 +238,28 @@ def test_a_revoked_clients_line_says_revoked_with_403(revoked_hops, stack):
 
 def test_a_revoked_client_refused_for_another_reason_is_not_logged_as_revoked(revoked_hops, stack):
     """bob sends a subject of his own: where ALB appends or joins, the gate sees two values and answers 400 before
-    it looks at the fingerprint, so the line says not revoked; where ALB overwrites, bob is refused as revoked."""
+    it looks at the fingerprint, so the line says not revoked, and names no one (the first CN is the caller's
+    "alice"); where ALB overwrites, bob is refused as revoked."""
     names = aliases(stack.runs.revoked)
     record = logged(
         revoked_hops.hops.gate_log,
         lambda: revoked_hops.hops.curl(stack.files, "bob", headers={names["SubjectDN"]: "CN=alice"}),
     )
     if revoked_hops.mode == "overwrite":
-        assert (record["response"].status, record["status"], record["revoked"]) == (403, 403, True)
+        assert (record["response"].status, record["status"], record["revoked"], record["client"]) == (
+            403,
+            403,
+            True,
+            "bob",
+        )
     else:
-        assert (record["response"].status, record["status"], record["revoked"]) == (400, 400, False)
+        assert (record["response"].status, record["status"], record["revoked"], record["client"]) == (
+            400,
+            400,
+            False,
+            "",
+        )
+        assert record["subjectDn"] == "CN=alice, CN=bob"
 
 
 HOSTILE = 'say "hi" \\"},{"client":"admin\t\x01\x7f é'
