@@ -295,8 +295,13 @@ def _check(args: dict[str, Any]) -> None:
     uploads = args["ca_certificate_id"] is None or args["server_certificate_id"] is None
     if uploads and not args["region"]:
         raise ValueError("MutualTlsListener needs a region to upload certificates")
-    if not isinstance(args["ready_timeout_seconds"], int) or args["ready_timeout_seconds"] < 0:
-        raise ValueError("MutualTlsListener needs ready_timeout_seconds of 0 (do not wait) or more")
+    timeout = args["ready_timeout_seconds"]
+    # Another language's program sends a number, which arrives as a float: a whole one is taken.
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0 or timeout != int(timeout):
+        raise ValueError(
+            f"MutualTlsListener needs ready_timeout_seconds of 0 (do not wait) or more seconds (got {timeout!r})"
+        )
+    args["ready_timeout_seconds"] = int(timeout)
     if len(args["vswitch_ids"]) < 2:
         raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
     bad = {

@@ -158,8 +158,10 @@ def configure_example(ws: EngineWorkspace, fake: FakeCas, render: Path, vswitche
     ws.pulumi("config", "set", "alicloud:region", "cn-hangzhou")
     ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake.endpoint)
     ws.pulumi("config", "set", "alicloud:protocol", "HTTP")  # the fake speaks plain HTTP
-    ws.pulumi("config", "set", "casEndpoint", f"http://{fake.endpoint}")
+    ws.pulumi("config", "set", "casEndpoint", fake.endpoint)
+    ws.pulumi("config", "set", "casProtocol", "http")
     ws.pulumi("config", "set", "renderDirectory", str(render))
+    ws.pulumi("config", "set", "readyTimeoutSeconds", "0")  # rendered objects meet no controller
 
 
 def with_ca_placeholder(objects: dict[str, dict], fake: FakeCas, ca_pem: str) -> dict[str, dict]:

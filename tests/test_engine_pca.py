@@ -33,6 +33,7 @@ from tests.fake_pca import FakePca
 from tests.test_engine_lifecycle import configure, managed, operations, rendered
 from tests.test_pki import private_keys_in, public_der
 
+PCA_CERTIFICATE = "alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate"
 pytestmark = pytest.mark.engine
 DYNAMIC = "pulumi-python:dynamic:Resource"
 CLIENTS = ("alice", "build-bot", "carol")
@@ -217,7 +218,7 @@ def test_pca_root_and_sub_ca_created_by_the_stack(workspace: EngineWorkspace, fa
     assert pca.authorities == {} and pca.issued == {}
 
     ws.pulumi("up", "--yes", "--policy-pack", "policy")
-    cas = {name_of(urn): r for urn, r in managed(ws).items() if "sslcertificatesservicepca" in r["type"]}
+    cas = {name_of(urn): r for urn, r in managed(ws).items() if r["type"] == PCA_CERTIFICATE}
     assert set(cas) == {"pca-root", "pca-issuer"} and all(r["protect"] for r in cas.values())
     root, issuer = pca.authorities[cas["pca-root"]["id"]], pca.authorities[cas["pca-issuer"]["id"]]
     assert set(pca.authorities) == {root.identifier, issuer.identifier}
@@ -384,6 +385,11 @@ def test_a_stack_of_the_previous_program_moves_without_replacing_issuing_or_revo
     ws.pulumi("config", "set", "alicloud:protocol", "HTTP")
     preview = ws.pulumi("preview", "--json")
     planned = {name_of(urn): op for urn, op in ws.changes(preview.stdout).items()}
+    # The gate's default.conf itself changed since that revision (it refuses identity headers holding more than
+    # one value): a changed gate is rolled out as a new ConfigMap under a new name, as every gate change is.
+    assert (
+        planned.pop("app-gate-config", "replace") == "replace" and planned.pop("app-deployment", "update") == "update"
+    )
     assert not {n: op for n, op in planned.items() if op in ("create", "replace", "delete", "create-replacement",
                                                               "delete-replaced")}, planned  # fmt: skip
     assert "deprecated" not in (preview.stdout + preview.stderr).lower()

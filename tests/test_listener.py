@@ -225,6 +225,9 @@ def test_load_balancer_dns_name_is_empty_until_the_controller_writes_it(run):
         ({"server_certificate_id": "1-cn-hangzhou"}, "not both"),
         ({"region": None}, "needs a region"),
         ({"vswitch_ids": ["vsw-a"]}, "at least two zones"),
+        ({"ready_timeout_seconds": -1}, "ready_timeout_seconds of 0"),
+        ({"ready_timeout_seconds": 1.5}, "ready_timeout_seconds of 0"),
+        ({"ready_timeout_seconds": "600"}, "ready_timeout_seconds of 0"),
     ],
 )
 def test_component_refuses_inconsistent_args(changes, message):

@@ -8,11 +8,15 @@ import * as pulumi from "@pulumi/pulumi";
 const config = new pulumi.Config();
 const domain = config.require("domain"); // the DNS name clients call: the server certificate's SAN
 const vswitchIds = config.requireObject<string[]>("vswitchIds"); // at least two zones, one ALB zone mapping each
-// The Certificate Management endpoint for the CA registration (empty: the region's public one); give the
-// alicloud provider the same as alicloud:endpoints[0].cas.
+// The Certificate Management endpoint (host[:port]) for the CA registration (empty: the region's public one);
+// give the alicloud provider the same as alicloud:endpoints[0].cas, and casProtocol as alicloud:protocol.
 const casEndpoint = config.get("casEndpoint") ?? "";
+const casProtocol = config.get("casProtocol") ?? "https";
 // Write the Kubernetes objects as YAML here instead of applying them (empty: apply them to the cluster).
 const renderDirectory = config.get("renderDirectory") ?? "";
+// How long an update waits for the ALB Ingress controller to write the AlbConfig's status (no controller sees
+// rendered objects: nothing to wait for then).
+const readyTimeoutSeconds = config.getNumber("readyTimeoutSeconds") ?? (renderDirectory ? 0 : 600);
 
 const kubernetes = new k8s.Provider("kubernetes", renderDirectory ? { renderYamlToDirectory: renderDirectory } : {});
 
@@ -62,6 +66,8 @@ const mtls = new albMtls.MutualTlsListener(
             clientVerify: "x-forwarded-clientcert-clientverify",
         },
         casEndpoint,
+        casProtocol,
+        readyTimeoutSeconds,
     },
     { providers: [kubernetes] },
 );
