@@ -77,30 +77,25 @@ def _program(proc: str) -> str:
     except OSError:
         return "?"
     words = [w.decode(errors="replace") for w in argv if w]
+    if words and "python" in Path(words[0]).name and "-c" in words[1:2]:
+        return "python -c"
     if words and "python" in Path(words[0]).name:
         words = [w for w in words[1:] if not w.startswith("-")] or words
         return Path(words[0]).name if words[0] != "-m" else words[1]
     return Path(words[0]).name if words else "?"
 
 
-def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int, str]:
-    """Runs `pulumi ARGS`; returns wall seconds, peak tree memory, peak single-process memory and
-    which process that was."""
-    command = [str(ENGINE_BIN / "pulumi"), *args, "--stack", ws.stack]
+def sampled(command: list[str], on_sample, interval: float, **popen) -> tuple[float, str]:
+    """Runs `command` (Popen keywords `popen`), calling `on_sample(pid)` every `interval` seconds while it
+    runs; returns its wall seconds and output, or exits naming the command when it fails."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=ws.project, env=ws.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    peaks: list = [0, 0, ""]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            total, largest, name = tree_rss(process.pid)
-            peaks[0] = max(peaks[0], total)
-            if largest > peaks[1]:
-                peaks[1], peaks[2] = largest, name
-            time.sleep(0.05)
+            on_sample(process.pid)
+            time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -109,7 +104,23 @@ def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int, str]:
     done.set()
     sampler.join()
     if process.returncode != 0:
-        raise SystemExit(f"`pulumi {' '.join(args)}` failed:\n{output[-4000:]}")
+        raise SystemExit(f"`{' '.join(command)}` failed:\n{output[-4000:]}")
+    return elapsed, output
+
+
+def measured(ws: EngineWorkspace, *args: str) -> tuple[float, int, int, str]:
+    """Runs `pulumi ARGS`; returns wall seconds, peak tree memory, peak single-process memory and
+    which process that was."""
+    peaks: list = [0, 0, ""]
+
+    def sample(pid: int) -> None:
+        total, largest, name = tree_rss(pid)
+        peaks[0] = max(peaks[0], total)
+        if largest > peaks[1]:
+            peaks[1], peaks[2] = largest, name
+
+    command = [str(ENGINE_BIN / "pulumi"), *args, "--stack", ws.stack]
+    elapsed, _ = sampled(command, sample, 0.05, cwd=ws.project, env=ws.env())
     return elapsed, peaks[0], peaks[1], peaks[2]
 
 

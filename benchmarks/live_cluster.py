@@ -12,53 +12,33 @@ Results go into docs/benchmarks.md by hand. Needs `make engine`.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.engine_scale import tree_processes
+from benchmarks.engine_scale import sampled, tree_processes
 
 TEST = "tests/test_engine_cluster.py::test_stack_on_a_live_cluster"
 MIB = 1024 * 1024
 
 
 def main() -> None:
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     peak_total, peaks = 0, {}
-    done = threading.Event()
 
-    def sample() -> None:
+    def sample(pid: int) -> None:
         nonlocal peak_total
-        while not done.is_set():
-            tree = tree_processes(process.pid)
-            peak_total = max(peak_total, sum(rss for _, rss in tree.values()))
-            by_program: dict[str, int] = {}
-            for name, rss in tree.values():
-                by_program[name] = by_program.get(name, 0) + rss
-            for name, rss in by_program.items():
-                peaks[name] = max(peaks.get(name, 0), rss)
-            time.sleep(0.2)
+        tree = tree_processes(pid)
+        peak_total = max(peak_total, sum(rss for _, rss in tree.values()))
+        by_program: dict[str, int] = {}
+        for name, rss in tree.values():
+            by_program[name] = by_program.get(name, 0) + rss
+        for name, rss in by_program.items():
+            peaks[name] = max(peaks.get(name, 0), rss)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    elapsed = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"the live-cluster test failed:\n{output[-4000:]}")
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", TEST]
+    elapsed, _ = sampled(command, sample, 0.2, cwd=ROOT)
     print(f"live-cluster test: {elapsed:.0f} s wall, peak memory of the process tree {peak_total / MIB:.0f} MiB")
     print("| program | peak resident memory (MiB, all its processes) |")
     print("|---|---:|")

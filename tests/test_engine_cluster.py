@@ -31,7 +31,7 @@ from tests.alb_controller import AlbControllerStandIn, Refused
 from tests.cluster import NODE_NAME, KubeCluster, free_port, missing_binaries
 from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace, require_engine
 from tests.fake_cas import FakeCas
-from tests.test_engine_lifecycle import hand_out, readme_config_commands, server_key
+from tests.test_engine_lifecycle import hand_out, readme_stack, server_key
 from tests.tls_listener import curl
 
 pytestmark = pytest.mark.engine
@@ -71,12 +71,7 @@ def live_workspace(tmp_path: Path, cluster: KubeCluster, fake: FakeCas, **settin
     fake Certificate Management endpoint, free local ports for the listener, the gate and the app (the
     stand-ins bind them on 127.0.0.1), and `settings` (`--path` keys)."""
     ws = EngineWorkspace(tmp_path / "workspace", extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
-    ws.pulumi("stack", "init", ws.stack)
-    done = ws.shell(readme_config_commands())
-    assert done.returncode == 0, f"the README's config commands failed:\n{done.stderr}"
-    ws.pulumi("config", "set", "alicloud:region", "cn-hangzhou")
-    ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake.endpoint)
-    ws.pulumi("config", "set", "alicloud:protocol", "HTTP")  # the fake speaks plain HTTP
+    readme_stack(ws, fake)
     values = {
         "namespace": NAMESPACE,
         "listener.port": str(free_port()),

@@ -67,13 +67,18 @@ def readme_revoking_commands() -> tuple[str, str]:
     return commands[0], commands[1]
 
 
-def configure(ws: EngineWorkspace, fake: FakeCas, render: Path) -> None:
+def readme_stack(ws: EngineWorkspace, fake: FakeCas) -> None:
+    """`stack init` and the README's config commands, with Certificate Management at the fake (plain HTTP)."""
     ws.pulumi("stack", "init", ws.stack)
     done = ws.shell(readme_config_commands())
     assert done.returncode == 0, f"the README's config commands failed:\n{done.stderr}"
     ws.pulumi("config", "set", "alicloud:region", "cn-hangzhou")
     ws.pulumi("config", "set", "--path", "alicloud:endpoints[0].cas", fake.endpoint)
     ws.pulumi("config", "set", "alicloud:protocol", "HTTP")  # the fake speaks plain HTTP
+
+
+def configure(ws: EngineWorkspace, fake: FakeCas, render: Path) -> None:
+    readme_stack(ws, fake)
     ws.pulumi("config", "set", "renderDirectory", str(render))
 
 

@@ -34,6 +34,14 @@ from tests.test_engine_lifecycle import configure, managed, operations, rendered
 from tests.test_pki import private_keys_in, public_der
 
 PCA_CERTIFICATE = "alicloud:sslcertificatesservice/pcaCertificate:PcaCertificate"
+PCA_CREATES_CAS = (  # the README's "Private CA (PCA)" configuration, for CAs the stack creates
+    "pulumi config set --path ca.source pca\n"
+    "pulumi config set --path ca.organizationalUnit Platform\n"
+    "pulumi config set --path ca.province Zhejiang\n"
+    "pulumi config set --path ca.locality Hangzhou\n"
+    "pulumi config set --path ca.algorithm ECDSA\n"
+    "pulumi config set --path clientDefaults.algorithm ECDSA\n"
+)
 pytestmark = pytest.mark.engine
 DYNAMIC = "pulumi-python:dynamic:Resource"
 CLIENTS = ("alice", "build-bot", "carol")
@@ -203,14 +211,7 @@ def test_pca_root_and_sub_ca_created_by_the_stack(workspace: EngineWorkspace, fa
     `up` finds the CAs as it left them."""
     ws, render, pca = workspace, tmp_path / "rendered", fake_pca.pca
     configure(ws, fake_pca, render)
-    done = ws.shell(  # the README's "Private CA (PCA)" configuration, for CAs the stack creates
-        "pulumi config set --path ca.source pca\n"
-        "pulumi config set --path ca.organizationalUnit Platform\n"
-        "pulumi config set --path ca.province Zhejiang\n"
-        "pulumi config set --path ca.locality Hangzhou\n"
-        "pulumi config set --path ca.algorithm ECDSA\n"
-        "pulumi config set --path clientDefaults.algorithm ECDSA\n"
-    )
+    done = ws.shell(PCA_CREATES_CAS)
     assert done.returncode == 0, done.stderr
 
     planned = {name_of(urn): op for urn, op in operations(ws, "--policy-pack", "policy").items()}
@@ -359,15 +360,10 @@ def test_a_stack_of_the_previous_program_moves_without_replacing_issuing_or_revo
     ws = EngineWorkspace(tmp_path / "ws")
     ws.use_program(PREVIOUS_PROGRAM)
     configure(ws, fake_pca, tmp_path / "rendered")
-    done = ws.shell(  # the README's "Private CA (PCA)" configuration, for CAs the stack creates
-        "pulumi config set --path ca.source pca\n"
-        "pulumi config set --path ca.organizationalUnit Platform\n"
-        "pulumi config set --path ca.province Zhejiang\n"
-        "pulumi config set --path ca.locality Hangzhou\n"
-        "pulumi config set --path ca.algorithm ECDSA\n"
-        "pulumi config set --path clientDefaults.algorithm ECDSA\n"
+    done = ws.shell(
+        PCA_CREATES_CAS
         # the previous program took plain HTTP from an `http://` endpoint, and its doubles too
-        f"pulumi config set --path 'alicloud:endpoints[0].cas' http://{fake_pca.endpoint}\n"
+        + f"pulumi config set --path 'alicloud:endpoints[0].cas' http://{fake_pca.endpoint}\n"
         "pulumi config rm alicloud:protocol\n"
     )
     assert done.returncode == 0, done.stderr
