@@ -99,6 +99,8 @@ class Alb:
     """What one AlbConfig's HTTPS listener is built from."""
 
     name: str
+    uid: str
+    """The AlbConfig's uid: the ALB instance's id and DNS name derive from it."""
     port: int
     ca_pem: str | None
     server_cert_pem: str
@@ -271,7 +273,8 @@ class AlbControllerStandIn:
             bound: list[tuple[Any, Alb]] = []
             for ingress in ingresses:
                 try:
-                    alb = self._ingress_alb(ingress, classes, wanted)
+                    existing = {a["metadata"]["name"] for a in albconfigs}
+                    alb = self._ingress_alb(ingress, classes, existing, wanted)
                     if alb is not None:
                         alb.routes += self._routes(ingress, alb)
                         bound.append((ingress, alb))
@@ -284,7 +287,7 @@ class AlbControllerStandIn:
                     self._write_albconfig_status(albconfig)
             for ingress, alb in bound:
                 if alb.name in self._albs:
-                    self._write_ingress_status(ingress, albconfigs)
+                    self._write_ingress_status(ingress, alb)
 
     def build(self, albconfig: dict[str, Any]) -> Alb:
         name = albconfig["metadata"]["name"]
@@ -313,6 +316,7 @@ class AlbControllerStandIn:
         }
         return Alb(
             name=name,
+            uid=albconfig["metadata"]["uid"],
             port=listener["port"],
             ca_pem=ca_pem,
             server_cert_pem=cert_pem,
@@ -346,7 +350,9 @@ class AlbControllerStandIn:
             ) from None
         return detail.content
 
-    def _ingress_alb(self, ingress: Any, classes: dict[str, Any], wanted: dict[str, Alb]) -> Alb | None:
+    def _ingress_alb(
+        self, ingress: Any, classes: dict[str, Any], albconfigs: set[str], wanted: dict[str, Alb]
+    ) -> Alb | None:
         """The ALB an Ingress is bound to (None: not this controller's Ingress)."""
         obj = _ref(ingress, "Ingress", "networking.k8s.io/v1")
         ingress_class = classes.get(ingress.spec.ingress_class_name or "")
@@ -355,11 +361,7 @@ class AlbControllerStandIn:
         parameters = ingress_class.spec.parameters
         if parameters is None or parameters.kind != "AlbConfig" or parameters.api_group != GROUP:
             raise Refused(obj, "InvalidIngressClass", f"IngressClass {ingress_class.metadata.name} names no AlbConfig")
-        albconfig_exists = any(
-            a["metadata"]["name"] == parameters.name
-            for a in self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
-        )
-        if not albconfig_exists:
+        if parameters.name not in albconfigs:
             raise Refused(
                 obj,
                 "AlbConfigNotFound",
@@ -486,10 +488,8 @@ class AlbControllerStandIn:
                 GROUP, VERSION, PLURAL, albconfig["metadata"]["name"], {"status": status}
             )
 
-    def _write_ingress_status(self, ingress: Any, albconfigs: list[dict[str, Any]]) -> None:
-        name = self.networking.read_ingress_class(ingress.spec.ingress_class_name).spec.parameters.name
-        albconfig = next(a for a in albconfigs if a["metadata"]["name"] == name)
-        hostname = dns_name(load_balancer_id(albconfig["metadata"]["uid"]), self.region)
+    def _write_ingress_status(self, ingress: Any, alb: Alb) -> None:
+        hostname = dns_name(load_balancer_id(alb.uid), self.region)
         current = ingress.status.load_balancer.ingress if ingress.status and ingress.status.load_balancer else None
         if [i.hostname for i in current or []] != [hostname]:
             self.networking.patch_namespaced_ingress_status(

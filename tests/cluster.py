@@ -19,7 +19,6 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -31,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.tls_listener import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_BIN = ROOT / ".engine" / "bin"
@@ -46,12 +47,6 @@ def missing_binaries() -> list[str]:
     return [name for name in BINARIES if not (ENGINE_BIN / name).exists()] + (
         [] if any(KWOK_STAGES.glob("*.yaml")) else ["kwok stages"]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- certificates -----------------------------------------------------------------------------------

@@ -28,11 +28,11 @@ from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
 from tests.alb_controller import AlbControllerStandIn, Refused
-from tests.cluster import NODE_NAME, KubeCluster, free_port, missing_binaries
+from tests.cluster import NODE_NAME, KubeCluster, missing_binaries
 from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace, require_engine
 from tests.fake_cas import FakeCas
 from tests.test_engine_lifecycle import hand_out, readme_stack, server_key
-from tests.tls_listener import curl
+from tests.tls_listener import curl, free_port
 
 pytestmark = pytest.mark.engine
 NAMESPACE = "coffee"
