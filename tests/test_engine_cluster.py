@@ -13,7 +13,6 @@ tests (tls, alicloud, the Python language host).
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -29,7 +28,7 @@ from kubernetes import watch as k8s_watch
 
 from tests.alb_controller import AlbControllerStandIn, Refused
 from tests.cluster import NODE_NAME, KubeCluster, missing_binaries
-from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace, require_engine
+from tests.engine.workspace import ACCESS_KEY, ROOT, EngineWorkspace, require_built, require_engine
 from tests.fake_cas import FakeCas
 from tests.test_engine_lifecycle import hand_out, readme_stack, server_key
 from tests.tls_listener import curl, free_port
@@ -42,12 +41,7 @@ DOMAIN = "coffee.example.com"  # the README's configuration example
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     require_engine()
-    missing = missing_binaries()
-    if missing:
-        message = f"the test cluster is not built ({', '.join(missing)} missing in .engine/): run `make engine`"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (.ci/run builds it, so in CI this is a failure, not a skip)")
-        pytest.skip(message)
+    require_built("the test cluster", missing_binaries())
     with KubeCluster(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 

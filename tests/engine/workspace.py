@@ -40,8 +40,13 @@ def require_engine() -> None:
     missing += [
         name for name in ("pulumi-resource-tls", "pulumi-resource-alicloud") if not (ENGINE_FAKES / name).exists()
     ]
+    require_built("the engine", missing)
+
+
+def require_built(what: str, missing: list[str]) -> None:
+    """Skip (or, in CI, fail) when something `make engine` builds is `missing` from .engine/."""
     if missing:
-        message = f"the engine is not built ({', '.join(missing)} missing in .engine/): run `make engine`"
+        message = f"{what} is not built ({', '.join(missing)} missing in .engine/): run `make engine`"
         if os.environ.get("CI"):
             pytest.fail(message + " (.ci/run builds it, so in CI this is a failure, not a skip)")
         pytest.skip(message)
