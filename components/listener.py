@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.alicloud_api import cas_region
 from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
-from components.pki import component_options
+from components.package import component_options
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
 ALB_API_GROUP = "alibabacloud.com"

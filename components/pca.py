@@ -78,7 +78,8 @@ from components.alicloud_api import (
     sdk_config,
 )
 from components.ca_registration import CheckedProvider
-from components.pki import ClientCertificate, KeySpec, Subject, _private_key, component_options, parse_rfc3339
+from components.package import component_options
+from components.pki import ClientCertificate, KeySpec, Subject, _private_key, parse_rfc3339
 
 DEPRECATED_CA_TYPE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
 """The type token of the CAs this module made before pulumi-alicloud deprecated it for

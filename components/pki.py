@@ -25,16 +25,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pulumi.output import contains_unknowns
 
+from components.package import component_options
+
 HOURS_PER_DAY = 24
-PACKAGE = "alb-mtls"
-"""The component package (package/PulumiPlugin.yaml) that serves these components to every Pulumi language."""
-
-
-def component_options(type_name: str, opts: pulumi.ResourceOptions | None) -> tuple[str, pulumi.ResourceOptions | None]:
-    """The package's type token `alb-mtls:index:<type_name>`, and `opts` with an alias from the token the
-    component had before it was a package (`alb-mtls:components:<type_name>`): existing stacks keep it."""
-    alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=f"{PACKAGE}:components:{type_name}")])
-    return f"{PACKAGE}:index:{type_name}", pulumi.ResourceOptions.merge(alias, opts)
 
 
 class KeySpec(TypedDict):

@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 from pulumi.provider.experimental import component_provider_host
 
 from components.listener import MutualTlsListener
-from components.pki import PACKAGE, CertificateAuthority, ClientCertificate, ServerCertificate
+from components.package import PACKAGE
+from components.pki import CertificateAuthority, ClientCertificate, ServerCertificate
 
 PTH = "alb_mtls_package.pth"
 

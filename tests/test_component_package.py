@@ -55,9 +55,9 @@ def test_old_stack_moves_to_package_tokens_without_replacement(
     workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
 ):
     ws = workspace
-    pki = ws.project / "components" / "pki.py"
+    pki = ws.project / "components" / "package.py"
     current = pki.read_text()
-    assert current.count(NEW_TOKEN) == 1, "components/pki.py no longer names the package's type tokens this way"
+    assert current.count(NEW_TOKEN) == 1, "components/package.py no longer names the package's type tokens this way"
     pki.write_text(current.replace(NEW_TOKEN, OLD_TOKEN))  # the program before the package: old tokens, no alias
     configure(ws, fake_cas, tmp_path / "rendered")
     ws.pulumi("up", "--yes", "--skip-preview")
