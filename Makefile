@@ -10,24 +10,22 @@ export PULUMI_BACKEND_URL
 .PHONY: install state engine engine-if-go need-pulumi deploy preview destroy test lint lock bench clean
 
 # Every Python package comes from the hashed locks (`make lock` writes them; pip itself is in the dev lock),
-# so a changed or substituted download fails the install. actionlint is built from its Go module
-# (tools/actionlint/go.sum pins it) when Go is installed; otherwise `make lint` builds it once Go is there.
-$(BIN)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
+# so a changed or substituted download fails the install. Then the project (pyproject.toml), editable, with no
+# dependencies (they are the locks) and no build isolation (setuptools is in the dev lock): `components` then
+# imports from any directory, as the component package and the dynamic providers it starts need. A .pth an
+# earlier `make install` wrote (the whole project root on the path) is removed. actionlint is built from its
+# Go module (tools/actionlint/go.sum pins it) when Go is installed; otherwise `make lint` builds it then.
+$(BIN)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt -r policy/requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --editable .
+	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "alb_mtls_package.pth").unlink(missing_ok=True)'
+	rm -f $(VENV)/alb_mtls_package.stamp
 	@if command -v go >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BIN)/actionlint; \
 	else echo "make: no Go toolchain: actionlint not built (make lint needs it: install Go)"; fi
 	touch $@
 
-# The component package (package/) runs with this virtualenv, and the engine runs the CA registration's
-# dynamic provider with it from the consuming program's directory, where it must import `components`: the
-# project root goes on the virtualenv's path (what an editable install would do; the program itself is not a
-# distribution).
-$(VENV)/alb_mtls_package.stamp: $(BIN)/.installed
-	$(BIN)/python -c 'import pathlib, site; pathlib.Path(site.getsitepackages()[0], "alb_mtls_package.pth").write_text("$(CURDIR)\n")'
-	touch $@
-
-install: $(BIN)/.installed $(VENV)/alb_mtls_package.stamp
+install: $(BIN)/.installed
 
 state:
 	@case "$(PULUMI_BACKEND_URL)" in file://*) mkdir -p "$${PULUMI_BACKEND_URL#file://}";; esac

@@ -1,43 +1,56 @@
 """The `alb-mtls` component package: the components, served by Pulumi's component provider host.
 
-Run by the Python language host as `python <this folder> <engine address>`; the schema is derived from the
-components' annotations (their Args TypedDicts and the outputs annotated on each class).
+Run by the Python language host as `python <this folder> <engine address>` with the project's virtualenv
+(PulumiPlugin.yaml); the schema is derived from the components' annotations (their Args TypedDicts and the
+outputs annotated on each class).
 
-The CA registration is a dynamic provider, which the engine runs as `python -m pulumi.dynamic` in the
-consuming program's directory, where it must import `components.ca_registration` to unpickle itself: `make
-install` puts the project root on the virtualenv's path (`alb_mtls_package.pth`); the package refuses to
-start, saying so, when that is missing.
+The components come from the `alb-mtls` distribution installed in that virtualenv (`make install`), never
+from this folder's parent: the CA registration is a dynamic provider, which the engine runs as `python -m
+pulumi.dynamic` in the consuming program's directory, where it imports `components.ca_registration` to
+unpickle itself. So the package refuses to start, saying so, unless this checkout's `components` imports
+from the interpreter's environment alone.
 """
 
-import site
 import sys
+from importlib import metadata
+from importlib.util import find_spec
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pulumi.provider.experimental import component_provider_host
-
-from components.listener import MutualTlsListener
-from components.package import PACKAGE
-from components.pki import CertificateAuthority, ClientCertificate, ServerCertificate
-
-PTH = "alb_mtls_package.pth"
+DISTRIBUTION = "alb-mtls"
 
 
-def importable_everywhere() -> str | None:
+def not_installed() -> str | None:
     """Why `components` would not import in the dynamic provider's process, or None when it will."""
-    if sys.prefix == sys.base_prefix:
-        return f"the alb-mtls package must run in the project's virtualenv ({ROOT / '.venv'}), not {sys.prefix}"
-    pth = Path(site.getsitepackages()[0]) / PTH
-    if not pth.exists() or pth.read_text().strip() != str(ROOT):
-        return f"the alb-mtls package needs `make install` in {ROOT} (it puts the project on the virtualenv's path)"
+    fix = f"run `make install` in {ROOT}"
+    try:
+        metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return (
+            f"the {DISTRIBUTION} package needs the project installed in the Python it runs with ({sys.prefix}): {fix}"
+        )
+    spec = find_spec("components")
+    found = Path(spec.origin).resolve().parent if spec and spec.origin else None
+    if found != ROOT / "components":
+        return f"the {DISTRIBUTION} package serves {ROOT / 'components'}, but {sys.prefix} imports {found}: {fix}"
     return None
 
 
-if __name__ == "__main__":
-    if problem := importable_everywhere():
+def main() -> None:
+    if problem := not_installed():
         sys.exit(problem)
+    from pulumi.provider.experimental import component_provider_host
+
+    from components.listener import MutualTlsListener
+    from components.package import PACKAGE
+    from components.pki import CertificateAuthority, ClientCertificate, ServerCertificate
+
     component_provider_host(
-        [MutualTlsListener, CertificateAuthority, ClientCertificate, ServerCertificate], name=PACKAGE, version="1.0.0"
+        [MutualTlsListener, CertificateAuthority, ClientCertificate, ServerCertificate],
+        name=PACKAGE,
+        version=metadata.version(DISTRIBUTION),
     )
+
+
+if __name__ == "__main__":
+    main()
