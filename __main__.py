@@ -53,6 +53,7 @@ def issued_to(client: stack_config.ClientSettings) -> dict:
         "client_name": client.name,
         "revoked": client.revoked,
         "csr_pem": client.csr_pem,
+        "rotate_key_on_renewal": client.rotate_key,
     }
 
 
@@ -60,6 +61,7 @@ server_issued = {
     "validity_days": stack_config.SERVER_VALIDITY_DAYS,
     "early_renewal_days": stack_config.SERVER_EARLY_RENEWAL_DAYS,
     "domain": config.domain,
+    "rotate_key_on_renewal": config.rotate_server_key,
 }
 
 if config.ca.source == "pca":
@@ -203,6 +205,9 @@ pulumi.export(  # clients that brought their own CSR have no key here
     pulumi.Output.secret({name: c.private_key_pem for name, c in active.items() if c.private_key_pem is not None}),
 )
 pulumi.export("clientCertificateExpiry", {name: c.validity_end_time for name, c in active.items()})
+pulumi.export(  # keys the stack makes and rotates at renewal
+    "clientKeyCreated", {name: c.key_created for name, c in active.items() if c.key_created is not None}
+)
 pulumi.export("revokedClients", revoked)
 if server is not None:
     pulumi.export("serverCertificatePem", server.cert_pem)

@@ -213,7 +213,8 @@ SETTINGS: tuple[Setting, ...] = (
         "clients",
         "list",
         _REQUIRED,
-        "client names (DNS labels), or objects `{name, validityDays, revoked, csr}`; one certificate each; "
+        "client names (DNS labels), or objects `{name, validityDays, revoked, csr, rotateKeyOnRenewal}`; one "
+        "certificate each; "
         "`revoked: true` keeps the certificate but the gate refuses it (or list the name in `revokedClients`); "
         "`csr` (PEM) signs the client's own certificate request instead of generating a key",
     ),
@@ -264,6 +265,14 @@ SETTINGS: tuple[Setting, ...] = (
         "re-issue this many days before expiry (on `pulumi up --refresh`); less than the validity",
         _whole(0, unit=" of days"),
     ),
+    Setting(
+        "clientDefaults.rotateKeyOnRenewal",
+        "boolean",
+        True,
+        "make a new key (and CSR) each time a client certificate is renewed, not only a new certificate; never for "
+        "a client that sent its own `csr`",
+        _boolean,
+    ),
     *_key_settings("clientDefaults", rsa_bits=2048),
     Setting("ca", "object", {}, "the root CA"),
     Setting("ca.commonName", "string", "alb-mtls root CA", "CA subject CN", _text()),
@@ -301,6 +310,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "with `pca`: an existing PCA sub-CA that issues the certificates (unset: the stack creates it)",
         _matching(_PCA_IDENTIFIER, "a PCA certificate identifier, e.g. 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"),
+    ),
+    Setting("server", "object", {}, "the server certificate the stack issues (unless `serverCertificateId`)"),
+    Setting(
+        "server.rotateKeyOnRenewal",
+        "boolean",
+        True,
+        "make a new key each time the server certificate is renewed, not only a new certificate",
+        _boolean,
     ),
     Setting("listener", "object", {}, "the ALB listener that verifies clients"),
     Setting("listener.port", "integer", 443, "HTTPS listener port", _whole(1, 65535)),
@@ -375,7 +392,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
-CLIENT_FIELDS = ("name", "validityDays", "revoked", "csr")
+CLIENT_FIELDS = ("name", "validityDays", "revoked", "csr", "rotateKeyOnRenewal")
 OBJECT_KEYS = tuple(s.key for s in SETTINGS if s.type == "object")
 TOP_LEVEL_KEYS = tuple(s.key for s in SETTINGS if "." not in s.key)
 
@@ -396,6 +413,8 @@ class ClientSettings:
     csr_pem: str | None = None
     """The client's own certificate request (PEM), checked: signed instead of generating a key. `key` then
     describes the request's key."""
+    rotate_key: bool = True
+    """Each renewal makes a new key and CSR (never for a client with its own CSR)."""
     config_key: str = f"{NAMESPACE}:clients"
     """Where the client is configured (`alb-mtls:clients[1]`), for messages."""
     revoked_by: str | None = None
@@ -471,6 +490,8 @@ class StackConfig:
     gate: GateSettings
     region: str | None
     render_directory: str | None = None
+    rotate_server_key: bool = True
+    """Each renewal of the server certificate makes a new key."""
     cas_endpoint: str | None = None
     cas_protocol: str = "https"
 
@@ -533,7 +554,7 @@ def _vswitches(raw: Any) -> tuple[str, ...]:
 
 def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...]:
     label = _label("clients")
-    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays, revoked, csr}"
+    accepted = "a non-empty list of client names (DNS labels) or objects {name, validityDays, revoked, csr, rotateKeyOnRenewal}"
     if raw is None:
         raise ConfigError(f"{label} is required: {accepted}. Set it with `pulumi config set --path 'clients[0]' alice`")
     if not isinstance(raw, list) or not raw:
@@ -542,7 +563,7 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
     for i, entry in enumerate(raw):
         item = f"{label}[{i}]"
         key = _key_spec(defaults)
-        revoked, revoked_by, csr_pem = False, None, None
+        revoked, revoked_by, csr_pem, rotate = False, None, None, defaults["rotateKeyOnRenewal"]
         if isinstance(entry, dict):
             unknown = sorted(set(entry) - set(CLIENT_FIELDS))
             if unknown or "name" not in entry:
@@ -554,6 +575,7 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
             revoked = _boolean(f"{item}.revoked", entry.get("revoked", False))
             if revoked:
                 revoked_by = f"{item}.revoked"
+            rotate = _boolean(f"{item}.rotateKeyOnRenewal", entry.get("rotateKeyOnRenewal", rotate))
         else:
             name, validity = entry, defaults["validityDays"]
         _matching(_DNS_LABEL, "a client name that is a DNS label: a-z, 0-9 and '-', at most 63 characters")(
@@ -564,6 +586,14 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
         if isinstance(entry, dict) and entry.get("csr") is not None:
             csr_pem = entry["csr"]
             key = check_csr(f"{item}.csr", name, csr_pem)
+            if entry.get("rotateKeyOnRenewal") is True:
+                raise _reject(
+                    f"{item}.rotateKeyOnRenewal",
+                    True,
+                    "false or not set for a client that sent its own csr: its key is the client's; to rotate it, "
+                    "the client sends a new CSR",
+                )
+            rotate = False
         if defaults["earlyRenewalDays"] >= validity:
             raise ConfigError(
                 f"{_label('clientDefaults.earlyRenewalDays')}: {defaults['earlyRenewalDays']} is not accepted; "
@@ -577,6 +607,7 @@ def _clients(raw: Any, defaults: Mapping[str, Any]) -> tuple[ClientSettings, ...
                 key=key,
                 revoked=revoked,
                 csr_pem=csr_pem,
+                rotate_key=rotate,
                 config_key=item,
                 revoked_by=revoked_by,
             )
@@ -785,12 +816,13 @@ def parse(
             f"{_label(unknown[0])} is not a key of this stack (typo?); the keys are " + ", ".join(TOP_LEVEL_KEYS)
         )
     objects = {key: _object(key, raw.get(key)) for key in OBJECT_KEYS}
-    ca_values, client_defaults, listener, app, gate = (
+    ca_values, client_defaults, listener, app, gate, server = (
         objects["ca"],
         objects["clientDefaults"],
         objects["listener"],
         objects["app"],
         objects["gate"],
+        objects["server"],
     )
     if gate["port"] == app["port"]:
         raise _reject(
@@ -852,6 +884,7 @@ def parse(
         gate=GateSettings(image=gate["image"], port=gate["port"], client_name_header=gate["clientNameHeader"]),
         region=region,
         render_directory=_scalar("renderDirectory", raw.get("renderDirectory")),
+        rotate_server_key=server["rotateKeyOnRenewal"],
         cas_endpoint=cas.host,
         cas_protocol=cas.protocol,
     )

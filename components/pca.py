@@ -64,7 +64,6 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 import pulumi_alicloud as alicloud
-import pulumi_tls as tls
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -79,7 +78,7 @@ from components.alicloud_api import (
 )
 from components.ca_registration import CheckedProvider
 from components.package import component_options
-from components.pki import ClientCertificate, KeySpec, Subject, _private_key, parse_rfc3339
+from components.pki import HOURS_PER_DAY, ClientCertificate, KeySpec, Subject, key_and_request, parse_rfc3339
 
 DEPRECATED_CA_TYPE = "alicloud:sslcertificatesservicepca/certificate:Certificate"
 """The type token of the CAs this module made before pulumi-alicloud deprecated it for
@@ -652,6 +651,8 @@ class PcaIssuedArgs:
     """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`)."""
     protocol: str = "https"
     """`https` or `http`: `alicloud:protocol` as the SDK spells it (`components.alicloud_api.cas_endpoint`)."""
+    rotate_key_on_renewal: bool = True
+    """Make a new key and request at each renewal (a generated key only)."""
 
 
 @dataclass
@@ -679,6 +680,8 @@ class _PcaIssued(pulumi.ComponentResource):
     """End of validity (RFC 3339)."""
     validity_start_time: pulumi.Output[str]
     """Start of validity (RFC 3339): when the PCA issued it."""
+    key_created: pulumi.Output[str] | None
+    """When the key was made (RFC 3339); None when the key is not rotated or is the end entity's own."""
     identifier: pulumi.Output[str]
     """The PCA's identifier of the certificate."""
 
@@ -700,18 +703,19 @@ class _PcaIssued(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         frozen = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["*"]) if revoked else child
         if csr_pem is None:
-            key = _private_key(f"{name}-key", args.key, frozen)
-            request = tls.CertRequest(
-                f"{name}-csr",
-                private_key_pem=key.private_key_pem,
-                subject=tls.CertRequestSubjectArgs(common_name=common_name),
+            rotate_every = (args.validity_days * HOURS_PER_DAY, args.early_renewal_days * HOURS_PER_DAY)
+            generated = key_and_request(
+                name,
+                args.key,
+                common_name=common_name,
                 dns_names=dns_names,
+                rotate_every=rotate_every if args.rotate_key_on_renewal else None,
                 opts=frozen,
-            ).cert_request_pem
-            self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
+            )
+            request, self.private_key_pem, self.key_created = generated
         else:
             request = pulumi.Output.from_input(csr_pem)
-            self.private_key_pem = None
+            self.private_key_pem = self.key_created = None
         # A revoked certificate is kept as it is (protected, every input but `revoked` ignored), and turning
         # `revoked` on revokes it in the PCA: an update of the same certificate.
         kept = [p for p in PcaCertificateProvider.INPUTS if p != "revoked"]
@@ -750,6 +754,7 @@ class _PcaIssued(pulumi.ComponentResource):
                 "validity_end_time": self.validity_end_time,
                 "validity_start_time": self.validity_start_time,
                 "identifier": self.identifier,
+                "key_created": self.key_created,
             }
         )
 

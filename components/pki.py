@@ -17,7 +17,7 @@ checked inputs; `RequiresReplace` from the plan goes through).
 import datetime as dt
 import hashlib
 import re
-from typing import NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_tls as tls
@@ -75,10 +75,75 @@ def subject_args(subject: Subject) -> tls.SelfSignedCertSubjectArgs:
     )
 
 
-def _private_key(name: str, key: KeySpec, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
+def private_key(name: str, key: KeySpec, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
+    """A pulumi-tls private key as `key` describes it."""
     if key["algorithm"] == "RSA":
         return tls.PrivateKey(name, algorithm="RSA", rsa_bits=key.get("rsa_bits", 2048), opts=opts)
     return tls.PrivateKey(name, algorithm="ECDSA", ecdsa_curve=key.get("ecdsa_curve", "P256"), opts=opts)
+
+
+def describe_key(key: KeySpec) -> str:
+    """`RSA-2048`, `ECDSA-P256`: the key's algorithm and size."""
+    return (
+        f"RSA-{key.get('rsa_bits', 2048)}" if key["algorithm"] == "RSA" else f"ECDSA-{key.get('ecdsa_curve', 'P256')}"
+    )
+
+
+class KeyAndRequest(NamedTuple):
+    """A generated key and the certificate request signed with it."""
+
+    request_pem: pulumi.Output[str]
+    """The certificate request (PEM)."""
+    private_key_pem: pulumi.Output[str]
+    """The key (PEM, secret)."""
+    created: pulumi.Output[str] | None
+    """When this key was made (RFC 3339, its rotation clock's start); None for a key that is not rotated."""
+
+
+def key_and_request(
+    name: str,
+    key: KeySpec,
+    *,
+    common_name: str,
+    dns_names: list[str] | None,
+    rotate_every: tuple[int, int] | None,
+    opts: pulumi.ResourceOptions,
+) -> KeyAndRequest:
+    """Key `<name>-key` and request `<name>-csr`; with `rotate_every` (validity, early-renewal hours of the
+    certificate), a new key at each renewal.
+
+    The rotation clock (`<name>-key-clock`) is a self-signed certificate nobody uses, with the certificate's
+    validity and early-renewal window: pulumi-tls renews it in that window, like the certificate, and the key
+    is replaced with it (`replace_with`), so the request and the certificate follow, each new one created
+    before the old one is deleted. The clock's subject names the key's algorithm and size, so a new kind of
+    key is also a new clock: its start is the key's creation time.
+    """
+    key_opts, created = opts, None
+    if rotate_every is not None:
+        validity_hours, early_renewal_hours = rotate_every
+        clock_key = tls.PrivateKey(f"{name}-key-clock-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
+        clock = tls.SelfSignedCert(
+            f"{name}-key-clock",
+            private_key_pem=clock_key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(
+                common_name=f"{common_name} key rotation clock", organizational_unit=describe_key(key)
+            ),
+            allowed_uses=["digital_signature"],
+            validity_period_hours=validity_hours,
+            early_renewal_hours=early_renewal_hours,
+            opts=opts,
+        )
+        key_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(replace_with=[clock]))
+        created = clock.validity_start_time
+    generated = private_key(f"{name}-key", key, key_opts)
+    request = tls.CertRequest(
+        f"{name}-csr",
+        private_key_pem=generated.private_key_pem,
+        subject=tls.CertRequestSubjectArgs(common_name=common_name),
+        dns_names=dns_names,
+        opts=opts,
+    )
+    return KeyAndRequest(request.cert_request_pem, pulumi.Output.secret(generated.private_key_pem), created)
 
 
 class CertificateAuthorityArgs(TypedDict):
@@ -107,7 +172,7 @@ class CertificateAuthority(pulumi.ComponentResource):
         super().__init__(type_name, name, None, opts)
         protected = pulumi.ResourceOptions(parent=self, protect=True)
         # The key resource (not a schema output: the package serves its PEM, as the secret `private_key_pem`).
-        self.key = _private_key(f"{name}-key", args["key"], protected)
+        self.key = private_key(f"{name}-key", args["key"], protected)
         cert = tls.SelfSignedCert(
             f"{name}-cert",
             private_key_pem=self.key.private_key_pem,
@@ -145,6 +210,8 @@ class IssuedCertificateArgs(TypedDict):
     """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
     key: KeySpec
     """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
+    rotate_key_on_renewal: NotRequired[bool]
+    """Make a new key and request at each renewal, not only a new certificate (default true; not for a CSR)."""
 
 
 class RevocationError(pulumi.RunError):
@@ -162,6 +229,8 @@ class _IssuedCertificate(pulumi.ComponentResource):
     """End of validity (RFC 3339)."""
     validity_start_time: pulumi.Output[str]
     """Start of validity (RFC 3339): when the provider issued it."""
+    key_created: pulumi.Output[str] | None
+    """When the key was made (RFC 3339); None when the key is not rotated or is the end entity's own."""
 
     def __init__(
         self,
@@ -182,18 +251,18 @@ class _IssuedCertificate(pulumi.ComponentResource):
         if frozen:  # never replaced, never renewed, never deleted by accident (see the module docstring)
             child = pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["*"])
         if csr_pem is None:
-            key = _private_key(f"{name}-key", args["key"], child)
-            request = tls.CertRequest(
-                f"{name}-csr",
-                private_key_pem=key.private_key_pem,
-                subject=tls.CertRequestSubjectArgs(common_name=common_name),
+            generated = key_and_request(
+                name,
+                args["key"],
+                common_name=common_name,
                 dns_names=dns_names,
+                rotate_every=renewal_hours(args),
                 opts=child,
-            ).cert_request_pem
-            self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
+            )
+            request, self.private_key_pem, self.key_created = generated
         else:  # the end entity's own request: no key here, ever; renewal signs the same request again
             request = pulumi.Output.from_input(csr_pem)
-            self.private_key_pem = None
+            self.private_key_pem = self.key_created = None
         cert = tls.LocallySignedCert(
             f"{name}-cert",
             cert_request_pem=request,
@@ -215,8 +284,16 @@ class _IssuedCertificate(pulumi.ComponentResource):
                 "private_key_pem": self.private_key_pem,
                 "validity_end_time": self.validity_end_time,
                 "validity_start_time": self.validity_start_time,
+                "key_created": self.key_created,
             }
         )
+
+
+def renewal_hours(args: IssuedCertificateArgs) -> tuple[int, int] | None:
+    """(validity, early-renewal) hours of a certificate whose key is rotated at renewal, else None."""
+    if not args.get("rotate_key_on_renewal", True):
+        return None
+    return args["validity_days"] * HOURS_PER_DAY, args["early_renewal_days"] * HOURS_PER_DAY
 
 
 class ClientCertificateArgs(IssuedCertificateArgs):
@@ -232,6 +309,8 @@ class ClientCertificateArgs(IssuedCertificateArgs):
     """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
     key: KeySpec
     """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
+    rotate_key_on_renewal: NotRequired[bool]
+    """Make a new key and request at each renewal, not only a new certificate (default true; not for a CSR)."""
     client_name: str
     """The client's name: the certificate's CN."""
     revoked: NotRequired[bool]
@@ -252,6 +331,8 @@ class ClientCertificate(_IssuedCertificate):
     """End of validity (RFC 3339)."""
     validity_start_time: pulumi.Output[str]
     """Start of validity (RFC 3339): when the provider issued it."""
+    key_created: pulumi.Output[str] | None
+    """When the key was made (RFC 3339); None when the key is not rotated or is the end entity's own."""
 
     def __init__(self, name: str, args: ClientCertificateArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(
@@ -305,6 +386,8 @@ class ServerCertificateArgs(IssuedCertificateArgs):
     """Re-issue this many days before expiry, when `pulumi up --refresh` sees it."""
     key: KeySpec
     """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
+    rotate_key_on_renewal: NotRequired[bool]
+    """Make a new key and request at each renewal, not only a new certificate (default true; not for a CSR)."""
     domain: str
     """The host name clients call: the certificate's SAN (and CN)."""
 
@@ -320,6 +403,8 @@ class ServerCertificate(_IssuedCertificate):
     """End of validity (RFC 3339)."""
     validity_start_time: pulumi.Output[str]
     """Start of validity (RFC 3339): when the provider issued it."""
+    key_created: pulumi.Output[str] | None
+    """When the key was made (RFC 3339); None when the key is not rotated or is the end entity's own."""
 
     def __init__(self, name: str, args: ServerCertificateArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(

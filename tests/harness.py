@@ -90,6 +90,8 @@ class Registered:
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     """The `customTimeouts` option as the engine gets it (`create`, `update`, `delete`; unset ones left out)."""
+    replace_with: list[str] = field(default_factory=list)
+    """URNs of the `replace_with` option: this resource is replaced whenever one of them is."""
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -121,6 +123,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     secret_inputs={k for k, v in inputs.items() if is_secret(v)},
                     ignore_changes=list(request.ignoreChanges),
                     custom_timeouts={k: v for k, v in json_format.MessageToDict(request.customTimeouts).items() if v},
+                    replace_with=list(request.replace_with),
                 )
             )
         return response

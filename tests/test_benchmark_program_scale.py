@@ -18,7 +18,9 @@ def test_program_scale_reports_every_size_with_the_resources_the_program_registe
     )
     rows = json.loads(done.stdout)
     assert [row["clients"] for row in rows] == [2, 5]
-    fixed = rows[0]["resources"] - 4 * 2
-    assert rows[1]["resources"] == fixed + 4 * 5, "each client adds its component, key, CSR and certificate"
+    fixed = rows[0]["resources"] - 6 * 2
+    assert rows[1]["resources"] == fixed + 6 * 5, (
+        "each client adds its component, key, CSR, certificate and the key's rotation clock (a key and a certificate)"
+    )
     for row in rows:
         assert row["wall_s"] > 0 and row["peak_mib"] > 0

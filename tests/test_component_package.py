@@ -9,7 +9,7 @@
   AlbConfig and IngressClass equal the Python stack's for the same inputs, their client certificates pass
   `openssl verify -x509_strict`, and bad input (one vSwitch, no CA) fails with the message the Python
   component gives.
-- `pulumi package get-schema package` serves every input and output of the four components with a type
+- `pulumi package get-schema ./package` serves every input and output of the four components with a type
   and a description.
 """
 
@@ -103,12 +103,16 @@ def test_schema_documents_every_input_and_output(workspace: EngineWorkspace):
     listener = schema["resources"]["alb-mtls:index:MutualTlsListener"]
     assert set(listener["requiredInputs"]) == {"albConfigName", "ingressClassName", "vswitchIds"}
     assert listener["inputProperties"]["vswitchIds"]["items"]["type"] == "string"
-    assert set(schema["resources"]["alb-mtls:index:ClientCertificate"]["properties"]) == {
+    client = schema["resources"]["alb-mtls:index:ClientCertificate"]
+    assert set(client["properties"]) == {
         "certPem",
         "privateKeyPem",
         "validityEndTime",
         "validityStartTime",
+        "keyCreated",
     }
+    assert client["inputProperties"]["rotateKeyOnRenewal"]["type"] == "boolean"
+    assert "rotateKeyOnRenewal" not in client.get("requiredInputs", [])
 
 
 EXAMPLES = {  # example -> (its folder, the language host it runs with)

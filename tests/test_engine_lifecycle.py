@@ -225,7 +225,7 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     before = managed(ws)
     ws.pulumi("config", "set", "--path", "clients[3]", "bob")
     changed = {urn: op for urn, op in operations(ws).items() if "pulumi:pulumi:Stack" not in urn}
-    bob = {"client-bob", "client-bob-key", "client-bob-csr", "client-bob-cert"}
+    bob = {"client-bob", *(f"client-bob-{part}" for part in ("key-clock-key", "key-clock", "key", "csr", "cert"))}
     assert {urn.rsplit("::", 1)[1] for urn in changed} == bob, changed
     assert set(changed.values()) == {"create"}, changed
     ws.pulumi("up", "--yes")
@@ -267,7 +267,7 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     assert set(changed.values()) == {"delete"}, changed
     ws.pulumi("up", "--yes")
 
-    # -- a refresh inside build-bot's early-renewal window re-issues only build-bot's certificate ----
+    # -- a refresh inside build-bot's early-renewal window re-issues only build-bot's key and certificate --
     # build-bot: 90 days, renewed 30 days before the end (clientDefaults); alice: 365 days.
     end = dt.datetime.strptime(outputs["clientCertificateExpiry"]["build-bot"], "%Y-%m-%dT%H:%M:%SZ")
     inside = {NOW_VARIABLE: (end - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -276,12 +276,14 @@ def test_lifecycle(workspace: EngineWorkspace, fake_cas: FakeCas, tmp_path: Path
     # refreshes everything else.
     ws.pulumi("refresh", "--yes", "--exclude", RENDERED, env=inside)
     planned = {urn.rsplit("::", 1)[1]: op for urn, op in operations(ws, env=inside).items() if "Stack" not in urn}
-    assert planned == {"client-build-bot-cert": "replace"}, planned
+    parts = ("key-clock", "key", "csr", "cert")  # a new key at renewal (rotateKeyOnRenewal, on by default)
+    assert planned == {f"client-build-bot-{part}": "replace" for part in parts}, planned
     ws.pulumi("up", "--yes", env=inside)
     new = ws.outputs(show_secrets=True)
     assert new["clientCertificates"]["build-bot"] != old["clientCertificates"]["build-bot"]
     assert new["clientCertificates"]["alice"] == old["clientCertificates"]["alice"]
-    assert new["clientPrivateKeys"] == old["clientPrivateKeys"]
+    assert new["clientPrivateKeys"]["build-bot"] != old["clientPrivateKeys"]["build-bot"]
+    assert new["clientPrivateKeys"]["alice"] == old["clientPrivateKeys"]["alice"]
     assert new["caCertificatePem"] == old["caCertificatePem"]
 
     # -- destroy: refused while the CA is protected, complete after unprotecting ---------------------

@@ -15,6 +15,7 @@ import warnings
 import pulumi
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from components.gate import fingerprint_pattern
 from components.pca import PcaCertificateProvider
@@ -74,11 +75,15 @@ def test_the_albconfig_trusts_the_pcas_issuing_ca_and_nothing_is_uploaded(run):
     assert uploads == []  # no CA registration: the PCA's CA is referenced by its identifier
 
 
-def test_nothing_is_signed_in_the_stack(run):
-    types = {r.type for r in run.resources}
-    assert not types & {"tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"}
+def test_nothing_is_signed_in_the_stack_but_the_key_rotation_clocks(run):
+    assert not run.of_type("tls:index/locallySignedCert:LocallySignedCert")
+    clocks = run.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    assert sorted(c.name for c in clocks) == ["client-alice-key-clock", "client-bob-key-clock", "server-key-clock"]
+    for clock in clocks:  # not a CA, signs nothing but itself
+        assert not clock.inputs.get("isCaCertificate") and clock.inputs["allowedUses"] == ["digital_signature"]
     keys = sorted(r.name for r in run.of_type("tls:index/privateKey:PrivateKey"))
-    assert keys == ["client-alice-key", "client-bob-key", "server-key"]  # end entities only, no CA key
+    clock_keys = [f"{c.name}-key" for c in clocks]
+    assert keys == sorted(["client-alice-key", "client-bob-key", "server-key", *clock_keys])  # no CA key
 
 
 def test_no_ca_private_key_is_in_any_resource_or_output(run, mocks):
@@ -86,7 +91,12 @@ def test_no_ca_private_key_is_in_any_resource_or_output(run, mocks):
     ca_public = {public_der(a.key.public_key()) for a in mocks.pca.authorities.values()}
     assert len(ca_public) == 2  # the double does hold the root's and the sub-CA's keys ...
     everything = [[r.inputs, r.outputs] for r in run.resources] + [reveal(run.wire_outputs), run.component_outputs]
-    found = {key for _, key in private_keys_in(everything)}
+    clock_keys = {
+        public_der(load_pem_private_key(k.outputs["privateKeyPem"].encode(), None).public_key())
+        for k in run.of_type("tls:index/privateKey:PrivateKey")
+        if k.name.endswith("-clock-key")
+    }
+    found = {key for _, key in private_keys_in(everything)} - clock_keys
     assert found and not found & ca_public  # ... and none of them reached the stack
     end_entities = {
         public_der(x509.load_pem_x509_certificates(pem.encode())[0].public_key())

@@ -250,7 +250,7 @@ def test_server_certificate_presented_as_client_certificate_is_refused(listener,
 def test_removing_a_client_leaves_every_other_resource_untouched(run):
     without_bob = run_program({**THREE_CLIENTS, "clients": ["alice", "carol"]})
     bob = {r.urn for r in run.resources if "client-bob" in r.urn}
-    assert len(bob) == 4  # component, key, CSR, certificate
+    assert len(bob) == 6  # component, key, CSR, certificate, the key's rotation clock and its key
     assert without_bob.urns() == run.urns() - bob
     for resource in without_bob.resources:
         before = run.by_urn(resource.urn)

@@ -186,7 +186,8 @@ def test_curl_command_names_the_first_client_that_is_not_revoked():
 
 # --- a revoked certificate stays exactly as it is ----------------------------------------------------
 def test_a_revoked_clients_resources_are_protected_and_ignore_every_change(runs):
-    for run, frozen in ((runs.before, set()), (runs.revoked, {"client-bob-key", "client-bob-csr", "client-bob-cert"})):
+    bob = {f"client-bob-{part}" for part in ("key-clock-key", "key-clock", "key", "csr", "cert")}
+    for run, frozen in ((runs.before, set()), (runs.revoked, bob)):
         for resource in run.resources:
             if resource.name.startswith("client-") and resource.custom:
                 expected = resource.name in frozen
