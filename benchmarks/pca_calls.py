@@ -3,7 +3,7 @@
     python benchmarks/pca_calls.py [--clients 10 100 1000] [--before REV]
 
 Each size runs in a fresh child process, as one `pulumi up` runs the dynamic provider in one process: the
-provider (`components.pca.PcaCertificateProvider`) creates N client certificates over the real PCA SDK against
+provider (`components.pca_provider.PcaCertificateProvider`) creates N client certificates over the real PCA SDK against
 the local fake PCA (`tests/fake_pca.py`, which records every request), once for a new stack on an empty PCA and
 once for a second stack on a PCA that already holds the first stack's N certificates. Prints, per size and
 scenario, the calls by action and the calls per certificate.
@@ -35,7 +35,7 @@ def measure(clients: int) -> dict[str, dict[str, int]]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from components.pca import PcaCertificateProvider
+    from components.pca_provider import PcaCertificateProvider
     from tests.fake_pca import FakePca
 
     key = ec.generate_private_key(ec.SECP256R1())  # one key: the PCA signs a new CSR (a new subject) each time

@@ -11,7 +11,7 @@ else) that sign certificate requests as the PCA would. It is the one implementat
 - `PcaAuthorities.mock(...)`, used by `tests.harness.StackMocks` for the program under mocks: the
   pulumi-alicloud `sslcertificatesservice.PcaCertificate` (ROOT / SUB_ROOT; id = the CA's identifier; also under
   its deprecated type `sslcertificatesservicepca.Certificate`) and
-  the `components.pca.PcaCertificate` dynamic resource (the provider's outputs, from a real signature).
+  the `components.pca_provider.PcaCertificate` dynamic resource (the provider's outputs, from a real signature).
 
 Assumptions (the API reference does not settle them; `components/pca.py` states the same): a certificate
 comes back with `CertificateChain` = issuing CA then root; a `CustomIdentifier` already used is refused

@@ -61,9 +61,20 @@ def test_dynamic_providers_unpickle_in_another_directory(tmp_path: Path):
     *loaded, origin = json.loads(done.stdout)
     assert loaded == [
         ["components.ca_registration", "CaCertificateProvider"],
-        ["components.pca", "PcaCertificateProvider"],
+        ["components.pca_provider", "PcaCertificateProvider"],
     ]
     assert Path(origin).is_relative_to(ROOT / "components")
+
+
+def test_a_pca_provider_pickled_before_it_had_its_own_module_still_unpickles(tmp_path: Path, monkeypatch):
+    """State written earlier names `components.pca.PcaCertificateProvider` (dill pickles classes by reference)."""
+    monkeypatch.setattr(PcaCertificateProvider, "__module__", "components.pca")
+    old = serialize_provider(PcaCertificateProvider())
+    monkeypatch.undo()
+    script = "import base64, sys, dill\nprint(type(dill.loads(base64.b64decode(sys.stdin.read()))).__module__)\n"
+    done = run(sys.executable, "-c", script, cwd=tmp_path, stdin=old)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "components.pca_provider"
 
 
 def test_the_install_exposes_components_and_not_the_project_root(tmp_path: Path):

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from components.ca_registration import CasApiError, RetryPolicy
-from components.pca import REVOKED, PcaCertificateProvider, root_of
+from components.pca import root_of
+from components.pca_provider import REVOKED, PcaCertificateProvider
 from tests.fake_cas import LOST_ANSWER, THROTTLED, UNAVAILABLE, Fault
 from tests.fake_pca import FakePca
 from tests.tls_listener import MutualTlsNginx
@@ -208,7 +209,7 @@ def test_the_same_stack_and_csr_under_another_resource_name_is_another_certifica
 def test_a_create_never_adopts_a_certificate_issued_for_another_stack(pca, provider, props):
     """A certificate another stack holds (issued under its identifier, found by the listing) is left alone, even
     when that stack is the previous program, whose identifiers named no owner."""
-    from components.pca import IDENTIFIER_PREFIX
+    from components.pca_provider import IDENTIFIER_PREFIX
 
     legacy = "\n".join(str(props[k]) for k in ("name", "kind", "parent_identifier", "days", "csr_pem"))
     legacy_identifier = IDENTIFIER_PREFIX + hashlib.sha256(legacy.encode()).hexdigest()[:32]
