@@ -231,10 +231,21 @@ def unprotect_all(stack: auto.Stack) -> None:
 
 def expected_pki(config: dict) -> Counter:
     """How many of each pulumi-tls resource the program creates for this config."""
-    clients = len(config.get(f"{PROJECT}:clients") or [])
+    clients = config.get(f"{PROJECT}:clients") or []
+    rotate = (config.get(f"{PROJECT}:clientDefaults") or {}).get("rotateKeyOnRenewal", True)
+    own_csr = sum(1 for c in clients if isinstance(c, dict) and c.get("csr"))
+    rotated = sum(
+        1 for c in clients if not (isinstance(c, dict) and c.get("csr")) and (c.get("rotateKeyOnRenewal", rotate)
+                                                                               if isinstance(c, dict) else rotate)
+    )  # fmt: skip
     server = 0 if config.get(f"{PROJECT}:serverCertificateId") else 1
-    issued = clients + server
-    return Counter({PRIVATE_KEY: 1 + issued, SELF_SIGNED: 1, CERT_REQUEST: issued, LOCALLY_SIGNED: issued})
+    rotated += server and (config.get(f"{PROJECT}:server") or {}).get("rotateKeyOnRenewal", True)
+    issued = len(clients) + server
+    keys = issued - own_csr
+    # Each key the stack rotates has a rotation clock: a self-signed certificate with its own key.
+    return Counter(
+        {PRIVATE_KEY: 1 + keys + rotated, SELF_SIGNED: 1 + rotated, CERT_REQUEST: keys, LOCALLY_SIGNED: issued}
+    )
 
 
 # --- preview (Pulumi CLI) and up/destroy (a real account) -----------------------------------------------------------

@@ -103,7 +103,11 @@ def test_pca_lifecycle(workspace: EngineWorkspace, fake_pca: FakePca, fake_cas: 
     certs = {f"client-{c}-cert" for c in CLIENTS} | {"server-cert"}
     assert {name for name, op in planned.items() if op == "create"} >= certs | {"mtls-server-cert", "mtls-albconfig"}
     signing = ("sslcertificatesservicepca", "tls:index/selfSignedCert", "tls:index/locallySignedCert")
-    assert not [urn for urn in steps if any(t in urn for t in signing)], "a CA is created or a certificate signed"
+    signed = [urn for urn in steps if any(t in urn for t in signing)]
+    # The only certificates made in the stack are the keys' rotation clocks: self-signed, signed by no CA.
+    assert {name_of(urn) for urn in signed} == {
+        f"{who}-key-clock" for who in [*(f"client-{c}" for c in CLIENTS), "server"]
+    }
     assert "mtls-ca" not in planned, "the CA is registered in Certificate Management"
     assert pca.issued == {} and fake_cas.user_certificates() == []
     assert not list(render.rglob("*.yaml")), "preview wrote manifests"
@@ -387,6 +391,9 @@ def test_a_stack_of_the_previous_program_moves_without_replacing_issuing_or_revo
     assert (
         planned.pop("app-gate-config", "replace") == "replace" and planned.pop("app-deployment", "update") == "update"
     )
+    # Each generated key gets its rotation clock (and the clock its key): created, nothing else.
+    clocks = {n for n in planned if n.endswith(("-key-clock", "-key-clock-key"))}
+    assert clocks and {planned.pop(n) for n in clocks} == {"create"}, clocks
     assert not {n: op for n, op in planned.items() if op in ("create", "replace", "delete", "create-replacement",
                                                               "delete-replaced")}, planned  # fmt: skip
     assert "deprecated" not in (preview.stdout + preview.stderr).lower()
