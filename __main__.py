@@ -11,22 +11,14 @@ import pulumi_kubernetes as k8s
 import stack_config
 from components.app import WebApp, WebAppArgs, curl_command, endpoint
 from components.listener import MutualTlsListener, MutualTlsListenerArgs
-from components.pca import (
-    PcaAuthority,
-    PcaAuthorityArgs,
-    PcaClientCertificate,
-    PcaClientCertificateArgs,
-    PcaServerCertificate,
-    PcaServerCertificateArgs,
-    root_of,
-)
+from components.pca import PcaAuthority, PcaAuthorityArgs
 from components.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
-    ClientCertificate,
-    ClientCertificateArgs,
-    ServerCertificate,
-    ServerCertificateArgs,
+    ClientIssue,
+    Issuer,
+    ListenerTrust,
+    ServerIssue,
 )
 
 # A revoked client's certificate must be older than this run (to the second: pulumi-tls may write whole seconds).
@@ -44,29 +36,10 @@ kubernetes = (
 )
 
 
-def issued_to(client: stack_config.ClientSettings) -> dict:
-    """What a client's certificate takes whichever CA issues it (the CA's own fields are added below)."""
-    return {
-        "validity_days": client.validity_days,
-        "early_renewal_days": client.early_renewal_days,
-        "key": client.key,
-        "client_name": client.name,
-        "revoked": client.revoked,
-        "csr_pem": client.csr_pem,
-        "rotate_key_on_renewal": client.rotate_key,
-    }
-
-
-server_issued = {
-    "validity_days": stack_config.SERVER_VALIDITY_DAYS,
-    "early_renewal_days": stack_config.SERVER_EARLY_RENEWAL_DAYS,
-    "domain": config.domain,
-    "rotate_key_on_renewal": config.rotate_server_key,
-}
-
-if config.ca.source == "pca":
-    # The CAs live in the PCA and issue every certificate from a CSR: no CA key anywhere in the stack.
-    authority = PcaAuthority(
+# One issuer, whichever CA source the stack uses: the self-signed CA (its key in the stack), or the PCA (the CAs
+# live in Certificate Management and issue every certificate from a CSR: no CA key anywhere in the stack).
+issuer: Issuer = (
+    PcaAuthority(
         "pca",
         PcaAuthorityArgs(
             subject=config.ca.subject,
@@ -74,62 +47,49 @@ if config.ca.source == "pca":
             key=config.ca.key,
             root_identifier=config.ca.pca_root_identifier,
             issuer_identifier=config.ca.pca_issuer_identifier,
+            region=config.region,
+            endpoint=config.cas_endpoint,
+            protocol=config.cas_protocol,
         ),
     )
-    pca_api = {"region": config.region, "endpoint": config.cas_endpoint, "protocol": config.cas_protocol}
-    clients = {
-        client.name: PcaClientCertificate(
-            f"client-{client.name}",
-            PcaClientCertificateArgs(issuer_identifier=authority.issuer_identifier, **pca_api, **issued_to(client)),
-        )
-        for client in config.clients
-    }
-    server = None
-    if config.server_certificate_id is None:
-        server = PcaServerCertificate(
-            "server",
-            PcaServerCertificateArgs(
-                issuer_identifier=authority.issuer_identifier,
-                key=stack_config.pca_server_key(config.ca.key),
-                **pca_api,
-                **server_issued,
-            ),
-        )
-    # The trust anchor clients (and curl) use: the root at the end of the chain the PCA reports.
-    ca_cert_pem = next(iter(clients.values())).chain_pem.apply(root_of)
-    listener_ca = {"ca_certificate_pem": None, "ca_certificate_id": authority.issuer_identifier}
-else:
-    ca = CertificateAuthority(
+    if config.ca.source == "pca"
+    else CertificateAuthority(
         "root-ca",
         CertificateAuthorityArgs(subject=config.ca.subject, validity_days=config.ca.validity_days, key=config.ca.key),
     )
-
-    clients = {
-        client.name: ClientCertificate(
-            f"client-{client.name}",
-            ClientCertificateArgs(
-                ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.key.private_key_pem, **issued_to(client)
-            ),
-        )
-        for client in config.clients
-    }
-    server = None
-    if config.server_certificate_id is None:
-        server = ServerCertificate(
-            "server",
-            ServerCertificateArgs(
-                ca_cert_pem=ca.cert_pem,
-                ca_private_key_pem=ca.key.private_key_pem,
-                key=stack_config.SERVER_KEY,
-                **server_issued,
-            ),
-        )
-
-    ca_cert_pem = ca.cert_pem
-    listener_ca = {
-        "ca_certificate_pem": ca.cert_pem if config.ca_certificate_id is None else None,
-        "ca_certificate_id": config.ca_certificate_id,
-    }
+)
+clients = {
+    client.name: issuer.issue_client(
+        f"client-{client.name}",
+        ClientIssue(
+            client_name=client.name,
+            validity_days=client.validity_days,
+            early_renewal_days=client.early_renewal_days,
+            key=client.key,
+            revoked=client.revoked,
+            csr_pem=client.csr_pem,
+            rotate_key_on_renewal=client.rotate_key,
+        ),
+    )
+    for client in config.clients
+}
+server = None
+if config.server_certificate_id is None:
+    server = issuer.issue_server(
+        "server",
+        ServerIssue(
+            domain=config.domain,
+            validity_days=stack_config.SERVER_VALIDITY_DAYS,
+            early_renewal_days=stack_config.SERVER_EARLY_RENEWAL_DAYS,
+            rotate_key_on_renewal=config.rotate_server_key,
+        ),
+    )
+ca_cert_pem = issuer.trust_anchor_pem
+listener_ca = (
+    issuer.listener_trust
+    if config.ca_certificate_id is None
+    else ListenerTrust(ca_certificate_pem=None, ca_certificate_id=config.ca_certificate_id)
+)
 
 active = {c.name: clients[c.name] for c in config.clients if not c.revoked}
 # Revoked: the certificate each client holds (never one this update issues), as the gate refuses it.

@@ -37,7 +37,16 @@ from components.pca_provider import (
     pca_algorithm,
     pem_text,
 )
-from components.pki import HOURS_PER_DAY, ClientCertificate, KeySpec, Subject, key_and_request
+from components.pki import (
+    HOURS_PER_DAY,
+    ClientCertificate,
+    ClientIssue,
+    KeySpec,
+    ListenerTrust,
+    ServerIssue,
+    Subject,
+    key_and_request,
+)
 
 __all__ = ["PcaCertificateProvider"]
 
@@ -57,6 +66,12 @@ class PcaAuthorityArgs:
     """An existing PCA root to create the issuing sub-CA under (instead of creating a root)."""
     issuer_identifier: str | None = None
     """An existing issuing sub-CA (nothing is created)."""
+    region: str = ""
+    """The stack's Alibaba Cloud region: the certificates are issued at its Certificate Management site."""
+    endpoint: str | None = None
+    """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`)."""
+    protocol: str = "https"
+    """`https` or `http`, as `alicloud:protocol` says."""
 
 
 class PcaAuthority(pulumi.ComponentResource):
@@ -112,7 +127,41 @@ class PcaAuthority(pulumi.ComponentResource):
                 issuer_years,
             )
             self.issuer_identifier = issuer.id
+        self._api = {"region": args.region, "endpoint": args.endpoint, "protocol": args.protocol}
+        # The PCA issues only keys of its sub-CA's algorithm.
+        self._server_key = KeySpec(algorithm=args.key["algorithm"], rsa_bits=2048, ecdsa_curve="P256")
+        self._issued: list[_PcaIssued] = []
         self.register_outputs({"issuer_identifier": self.issuer_identifier, "root_identifier": self.root_identifier})
+
+    # -- the issuer contract (`components.pki.Issuer`) -----------------------------------------------------------
+    @property
+    def trust_anchor_pem(self) -> pulumi.Output[str]:
+        """The self-issued root at the end of the chain the PCA reports with the first certificate it issued."""
+        return self._issued[0].chain_pem.apply(root_of)
+
+    @property
+    def listener_trust(self) -> ListenerTrust:
+        """The issuing sub-CA, by its identifier: nothing is uploaded."""
+        return ListenerTrust(ca_certificate_pem=None, ca_certificate_id=self.issuer_identifier)
+
+    def issue_client(self, name: str, args: ClientIssue) -> PcaClientCertificate:
+        """A client certificate issued by the sub-CA (a top-level component named `name`)."""
+        issued = PcaClientCertificate(
+            name, PcaClientCertificateArgs(issuer_identifier=self.issuer_identifier, **self._api, **args)
+        )
+        self._issued.append(issued)
+        return issued
+
+    def issue_server(self, name: str, args: ServerIssue) -> PcaServerCertificate:
+        """The listener's certificate issued by the sub-CA, for a key of the sub-CA's algorithm."""
+        issued = PcaServerCertificate(
+            name,
+            PcaServerCertificateArgs(
+                issuer_identifier=self.issuer_identifier, key=self._server_key, **self._api, **args
+            ),
+        )
+        self._issued.append(issued)
+        return issued
 
 
 @dataclass

@@ -17,7 +17,7 @@ checked inputs; `RequiresReplace` from the plan goes through).
 import datetime as dt
 import hashlib
 import re
-from typing import NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, Protocol, TypedDict
 
 import pulumi
 import pulumi_tls as tls
@@ -73,6 +73,67 @@ def subject_args(subject: Subject) -> tls.SelfSignedCertSubjectArgs:
         province=subject.get("province"),
         locality=subject.get("locality"),
     )
+
+
+SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
+"""The server certificate's key the self-signed CA issues for (what ALB and every client accepts)."""
+
+
+class ClientIssue(TypedDict):
+    """What a client certificate takes, whichever CA issues it."""
+
+    client_name: str
+    validity_days: int
+    early_renewal_days: int
+    key: KeySpec
+    revoked: NotRequired[bool]
+    csr_pem: NotRequired[str | None]
+    rotate_key_on_renewal: NotRequired[bool]
+
+
+class ServerIssue(TypedDict):
+    """What the listener's server certificate takes, whichever CA issues it (the CA chooses its key)."""
+
+    domain: str
+    validity_days: int
+    early_renewal_days: int
+    rotate_key_on_renewal: NotRequired[bool]
+
+
+class ListenerTrust(TypedDict):
+    """What the listener verifies clients against: a CA certificate to upload, or the id of one already there."""
+
+    ca_certificate_pem: pulumi.Input[str] | None
+    ca_certificate_id: pulumi.Input[str] | None
+
+
+class Issued(Protocol):
+    """A certificate an issuer made, as the stack hands it out."""
+
+    cert_pem: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str] | None
+    validity_end_time: pulumi.Output[str]
+    key_created: pulumi.Output[str] | None
+
+    def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]: ...
+
+
+class Issuer(Protocol):
+    """A CA source (the self-signed CA, the PCA): issues the certificates, says what clients and the listener trust."""
+
+    @property
+    def trust_anchor_pem(self) -> pulumi.Output[str]:
+        """The root certificate (PEM) clients and curl trust."""
+        ...
+
+    @property
+    def listener_trust(self) -> ListenerTrust:
+        """What the listener verifies client certificates against."""
+        ...
+
+    def issue_client(self, name: str, args: ClientIssue) -> Issued: ...
+
+    def issue_server(self, name: str, args: ServerIssue) -> Issued: ...
 
 
 def private_key(name: str, key: KeySpec, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
@@ -186,6 +247,7 @@ class CertificateAuthority(pulumi.ComponentResource):
         self.cert_pem = cert.cert_pem
         self.validity_end_time = cert.validity_end_time
         self.private_key_pem = pulumi.Output.secret(self.key.private_key_pem)
+        self._signer = {"ca_cert_pem": cert.cert_pem, "ca_private_key_pem": self.key.private_key_pem}
         self.register_outputs(
             {
                 "cert_pem": self.cert_pem,
@@ -193,6 +255,25 @@ class CertificateAuthority(pulumi.ComponentResource):
                 "private_key_pem": self.private_key_pem,
             }
         )
+
+    # -- the issuer contract (`Issuer`) --------------------------------------------------------------------------
+    @property
+    def trust_anchor_pem(self) -> pulumi.Output[str]:
+        """This CA's certificate: the root clients trust."""
+        return self.cert_pem
+
+    @property
+    def listener_trust(self) -> ListenerTrust:
+        """This CA's certificate, uploaded to Certificate Management for the listener."""
+        return ListenerTrust(ca_certificate_pem=self.cert_pem, ca_certificate_id=None)
+
+    def issue_client(self, name: str, args: ClientIssue) -> "ClientCertificate":
+        """A client certificate signed by this CA (a top-level component named `name`)."""
+        return ClientCertificate(name, ClientCertificateArgs(**self._signer, **args))
+
+    def issue_server(self, name: str, args: ServerIssue) -> "ServerCertificate":
+        """The listener's certificate signed by this CA, for an RSA 2048 key (`SERVER_KEY`)."""
+        return ServerCertificate(name, ServerCertificateArgs(**self._signer, key=SERVER_KEY, **args))
 
 
 # The schema takes each property's description from its own class (the analyzer does not read base
