@@ -1,34 +1,25 @@
 """The Alibaba Cloud API layer every provider of this project uses: where to call, with what, and how to fail.
 
-- Where: `cas_region(region)`, the Certificate Management site a region's certificates live in (one mapping for
-  the listener's certificate ids and for every Certificate Management / PCA call), and `cas_endpoint(endpoints,
-  protocol)`, which reads the alicloud provider's own settings `alicloud:endpoints` and `alicloud:protocol`
-  exactly as pulumi-alicloud (terraform-provider-alicloud) does: `endpoints` is a list of objects whose `cas`
-  entry, when set, is a host name (`host[:port]`, no scheme, no path) used instead of the region's endpoint, and
-  `protocol` is `HTTP` or `HTTPS` (case as written; default `HTTPS`) for every call.
-- With what: `sdk_config`, the SDK client configuration (region, endpoint, protocol) with credentials from the
-  environment where the alicloud provider reads them (`ALICLOUD_ACCESS_KEY`, `ALICLOUD_SECRET_KEY`,
-  `ALICLOUD_SECURITY_TOKEN`), else from the standard `alibabacloud_credentials` chain. Credentials are never
-  inputs, never stack configuration, never in a resource's state.
-- How to fail: `call_api` runs one SDK call and turns its failure into a `CasApiError` naming the call and the
-  code; `Attempts` retries the retryable ones (throttling, 5xx, no answer) with capped exponential backoff and
-  jitter until a deadline (`RetryPolicy`).
+Where: the Certificate Management site of a region (`cas_region`) and the alicloud provider's own settings
+`alicloud:endpoints` / `alicloud:protocol`, read as pulumi-alicloud reads them (`cas_endpoint`). With what: the SDK
+client configuration, credentials from the environment (never inputs, configuration or state). How to fail: one
+SDK call becomes a `CasApiError` naming the call and the code (`call_api`); paged lists are read by one helper
+(`list_all`); throttling, 5xx and transport failures are retried on tenacity until the operation's deadline.
 
-The SDKs (`alibabacloud_tea_openapi` and those built on it) are imported inside the functions that use them, so a
-dynamic provider that pickles a reference to this module stays small.
+The SDKs are imported inside the functions that use them, so a dynamic provider that pickles a reference to a
+module built on this one stays small.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
+import tenacity
 
 T = TypeVar("T")
 
@@ -40,6 +31,10 @@ PROTOCOLS = ("HTTP", "HTTPS")
 """`alicloud:protocol` values the provider accepts (terraform-provider-alicloud: `StringInSlice`, case as written)."""
 DEFAULT_PROTOCOL = "HTTPS"
 """`alicloud:protocol` when it is not set (the provider's schema default)."""
+SDK_PROTOCOLS = ("https", "http")
+"""The same protocols as the SDK spells them (`Config.protocol`); the first is the default."""
+PAGE_SIZE = 50
+"""Items asked for per page of a list call."""
 
 
 def cas_region(region: str) -> str:
@@ -94,6 +89,11 @@ def read_protocol(protocol: Any) -> str:
     return str(protocol)
 
 
+def is_host(value: Any) -> bool:
+    """Whether `value` is an endpoint as the SDK takes it: `host[:port]`, no scheme, no path, no white space."""
+    return isinstance(value, str) and bool(value) and "/" not in value and not any(c.isspace() for c in value)
+
+
 def _endpoint_entry(endpoints: Any, service: str) -> str | None:
     accepted = f'a list of objects such as [{{"{service}": "cas-vpc.cn-hangzhou.aliyuncs.com"}}]'
     if endpoints is None:
@@ -107,22 +107,42 @@ def _endpoint_entry(endpoints: Any, service: str) -> str | None:
     found = [block[service] for block in endpoints if block.get(service)]
     if not found:
         return None
-    host = found[0]
-    if "://" in host or "/" in host or not host.strip() or any(c.isspace() for c in host):
+    if not is_host(found[0]):
         raise ProviderSettingError(
             f"alicloud:endpoints[].{service}",
-            host,
+            found[0],
             "a host name with an optional port and no scheme or path (e.g. cas-vpc.cn-hangzhou.aliyuncs.com); "
             "plain HTTP is alicloud:protocol HTTP",
         )
-    return host
+    return found[0]
 
 
-def is_unknown(value: Any) -> bool:
-    """Whether a dynamic-provider input is not known yet (in a preview). The provider process receives
-    `pulumi.output.Unknown` objects; the wire protocol's sentinel string is accepted too."""
-    return isinstance(value, Unknown) or value == UNKNOWN
+def sdk_config(region: str, endpoint: str | None = None, protocol: str | None = None) -> Any:
+    """The SDK client configuration (`alibabacloud_tea_openapi` `Config`) of an API at `region`, or at `endpoint`
+    when set. Credentials come from where the alicloud provider reads them (`ALICLOUD_ACCESS_KEY`,
+    `ALICLOUD_SECRET_KEY`, `ALICLOUD_SECURITY_TOKEN`), else from the standard `alibabacloud_credentials` chain."""
+    from alibabacloud_tea_openapi.utils_models import Config
 
+    config = Config(region_id=region, protocol=protocol or SDK_PROTOCOLS[0])
+    if endpoint:
+        config.endpoint = endpoint
+    access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
+    secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
+    if bool(access_key) != bool(secret_key):
+        missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
+        raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
+    if access_key and secret_key:
+        config.access_key_id = access_key
+        config.access_key_secret = secret_key
+        config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
+    else:
+        from alibabacloud_credentials.client import Client as CredentialClient
+
+        config.credential = CredentialClient()
+    return config
+
+
+# -- one call and its error ----------------------------------------------------------------------
 
 RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
 """Error codes that mean "try again later", besides every `Throttling` / `Throttling.*` code."""
@@ -160,82 +180,7 @@ class CasApiError(Exception):
         return bool(self.code) and any(word in self.code for word in ("NotFound", "NotExist"))
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long and how often retryable CAS failures are retried."""
-
-    deadline: float = 300.0
-    """Seconds after an operation (create, read, delete) began after which no further retry starts."""
-    base: float = 1.0
-    """The first backoff, seconds; it doubles with every failed attempt."""
-    cap: float = 30.0
-    """The longest backoff, seconds."""
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (0-based): capped exponential with equal
-        jitter (half the step fixed, half random), so parallel callers spread out."""
-        step = min(self.cap, self.base * 2**attempt)
-        return step / 2 + random.uniform(0, step / 2)
-
-
-class Attempts:
-    """Runs steps of one operation, retrying retryable failures until the operation's deadline."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.started = time.monotonic()
-        self.failed = 0
-        """Retryable failures met so far (a step can tell a first attempt from a retry)."""
-
-    def run(self, step: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            try:
-                return step()
-            except CasApiError as failure:
-                if not failure.retryable:
-                    raise
-                delay = self.policy.backoff(attempt)
-                attempt += 1
-                self.failed += 1
-                elapsed = time.monotonic() - self.started
-                if elapsed + delay > self.policy.deadline:
-                    raise CasApiError(
-                        failure.operation,
-                        failure.code,
-                        f"{failure.message}; gave up after {attempt} attempt{'s' if attempt > 1 else ''} in "
-                        f"{elapsed:.0f} s (transient failures are retried for {self.policy.deadline:g} s)",
-                        failure.request_id,
-                        status=failure.status,
-                    ) from None
-                time.sleep(delay)
-
-
-def sdk_config(props: dict[str, Any]) -> Any:
-    """The SDK client configuration of an Alibaba Cloud API (`alibabacloud_tea_openapi` `Config`) for `props`
-    (`region`, optional `endpoint` and `protocol`), with credentials from the environment (see the module)."""
-    from alibabacloud_tea_openapi.utils_models import Config
-
-    config = Config(region_id=props["region"], protocol=props.get("protocol") or "https")
-    if props.get("endpoint"):
-        config.endpoint = props["endpoint"]
-    access_key = os.environ.get("ALICLOUD_ACCESS_KEY")
-    secret_key = os.environ.get("ALICLOUD_SECRET_KEY")
-    if bool(access_key) != bool(secret_key):
-        missing = "ALICLOUD_SECRET_KEY" if access_key else "ALICLOUD_ACCESS_KEY"
-        raise ValueError(f"{missing} is not set: set both ALICLOUD_ACCESS_KEY and ALICLOUD_SECRET_KEY, or neither")
-    if access_key and secret_key:
-        config.access_key_id = access_key
-        config.access_key_secret = secret_key
-        config.security_token = os.environ.get("ALICLOUD_SECURITY_TOKEN") or None
-    else:
-        from alibabacloud_credentials.client import Client as CredentialClient
-
-        config.credential = CredentialClient()
-    return config
-
-
-def call_api(operation: str, method: Any, request: Any) -> Any:
+def call_api(operation: str, method: Callable[[Any], T], request: Any) -> T:
     """Runs one SDK call (of any Alibaba Cloud SDK built on `alibabacloud_tea_openapi`); a failure becomes a
     `CasApiError` naming the call and the code, and saying whether it is worth retrying (throttling, 5xx, no
     answer at all)."""
@@ -262,3 +207,86 @@ def call_api(operation: str, method: Any, request: Any) -> Any:
             or (status is not None and int(status) >= 500)
         )
         raise CasApiError(operation, code, message, data.get("RequestId"), status=status, retryable=retryable) from None
+
+
+def list_all(
+    operation: str, method: Callable[[Any], Any], request_type: Any, items: str, **filters: Any
+) -> Iterator[Any]:
+    """Every item a paged list call reports, page by page (`CurrentPage` and `ShowSize` asked, `TotalCount`
+    answered): `items` names the answer's list, `filters` the request's other fields."""
+    for page in itertools.count(1):
+        request = request_type(**filters, current_page=page, show_size=PAGE_SIZE)
+        body = call_api(operation, method, request).body
+        listed = getattr(body, items) or []
+        yield from listed
+        if not listed or page * PAGE_SIZE >= (body.total_count or 0):
+            return
+
+
+# -- retries ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often retryable failures are retried."""
+
+    deadline: float = 300.0
+    """Seconds after an operation (create, read, delete) began after which no further retry starts."""
+    base: float = 1.0
+    """The first backoff, seconds; it doubles with every failed attempt."""
+    cap: float = 30.0
+    """The longest backoff, seconds."""
+
+    @property
+    def wait(self) -> tenacity.wait.wait_base:
+        """Capped exponential backoff with equal jitter (half of each step fixed, half random), so parallel
+        callers spread out."""
+        half = {"multiplier": self.base / 2, "max": self.cap / 2}
+        return tenacity.wait_exponential(**half) + tenacity.wait_random_exponential(**half)
+
+
+class Attempts:
+    """The attempts of one operation: each `run` retries its step's retryable failures until the policy's
+    deadline, counted from when the operation began. A step repeats a whole find-then-act, so a call whose answer
+    was lost is found, not done twice."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.started = time.monotonic()
+        self.failed = 0
+        """Retryable failures retried so far (a step can tell a first attempt from a retry)."""
+
+    def run(self, step: Callable[[], T]) -> T:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda error: isinstance(error, CasApiError) and error.retryable),
+            wait=self.policy.wait,
+            stop=tenacity.stop_before_delay(self.policy.deadline - (time.monotonic() - self.started)),
+            before_sleep=self._count,
+            retry_error_callback=self._give_up,
+        )
+        return retrying(step)
+
+    def _count(self, _state: tenacity.RetryCallState) -> None:
+        self.failed += 1
+
+    def _give_up(self, state: tenacity.RetryCallState) -> NoReturn:
+        failure = state.outcome.exception()  # a retryable CasApiError: no other failure is retried
+        attempts, elapsed = state.attempt_number, time.monotonic() - self.started
+        raise CasApiError(
+            failure.operation,
+            failure.code,
+            f"{failure.message}; gave up after {attempts} attempt{'s' if attempts > 1 else ''} in "
+            f"{elapsed:.0f} s (transient failures are retried for {self.policy.deadline:g} s)",
+            failure.request_id,
+            status=failure.status,
+        ) from None
+
+
+def __getattr__(name: str) -> Any:
+    # `is_unknown` lives with the dynamic-provider base; this keeps `from components.alicloud_api import
+    # is_unknown` working until components/pca.py imports it from components.dynamic_provider.
+    if name == "is_unknown":
+        from components.dynamic_provider import is_unknown
+
+        return is_unknown
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

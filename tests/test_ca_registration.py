@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import dill
 import pulumi
@@ -27,13 +28,8 @@ from cryptography.x509.oid import NameOID
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.ca_registration import (
-    CaCertificateProvider,
-    CaCertificateRegistration,
-    CaCertificateRegistrationArgs,
-    CasApiError,
-    RetryPolicy,
-)
+from components.alicloud_api import CasApiError, RetryPolicy
+from components.ca_registration import CaCertificateProvider, CaCertificateRegistration, CaCertificateRegistrationArgs
 from tests.fake_cas import DROPPED, LOST_ANSWER, THROTTLED, THROTTLED_API, UNAVAILABLE, FakeCas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,8 +242,8 @@ def test_endpoint_defaults_to_the_documented_one_for_the_region(provider, region
     monkeypatch.setenv("ALICLOUD_ACCESS_KEY", ACCESS_KEY)
     monkeypatch.setenv("ALICLOUD_SECRET_KEY", SECRET_KEY)
 
-    assert provider._client({"region": region})._endpoint == endpoint
-    assert provider._client({"region": region, "endpoint": "cas-vpc.example"})._endpoint == "cas-vpc.example"
+    assert provider.client({"region": region})._endpoint == endpoint
+    assert provider.client({"region": region, "endpoint": "cas-vpc.example"})._endpoint == "cas-vpc.example"
 
 
 # -- delete ------------------------------------------------------------------------------------
@@ -468,7 +464,7 @@ def test_backoff_doubles_up_to_the_cap_with_jitter(attempt):
     policy = RetryPolicy(deadline=60, base=0.5, cap=4.0)
     step = min(4.0, 0.5 * 2**attempt)
 
-    delays = [policy.backoff(attempt) for _ in range(50)]
+    delays = [policy.wait(SimpleNamespace(attempt_number=attempt + 1)) for _ in range(50)]  # as tenacity asks
 
     assert all(step / 2 <= d <= step for d in delays)
     assert len(set(delays)) > 1  # jittered

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components.ca_registration import CasApiError, RetryPolicy
+from components.alicloud_api import CasApiError, RetryPolicy
 from components.pca import root_of
 from components.pca_provider import REVOKED, PcaCertificateProvider
 from tests.fake_cas import LOST_ANSWER, THROTTLED, UNAVAILABLE, Fault
@@ -209,7 +209,7 @@ def test_the_same_stack_and_csr_under_another_resource_name_is_another_certifica
 def test_a_create_never_adopts_a_certificate_issued_for_another_stack(pca, provider, props):
     """A certificate another stack holds (issued under its identifier, found by the listing) is left alone, even
     when that stack is the previous program, whose identifiers named no owner."""
-    from components.pca_provider import IDENTIFIER_PREFIX
+    from components.pca_index import IDENTIFIER_PREFIX
 
     legacy = "\n".join(str(props[k]) for k in ("name", "kind", "parent_identifier", "days", "csr_pem"))
     legacy_identifier = IDENTIFIER_PREFIX + hashlib.sha256(legacy.encode()).hexdigest()[:32]
@@ -236,7 +236,7 @@ def test_a_lost_answer_is_adopted_by_the_same_resource_of_the_same_stack(pca, pr
 
 def test_an_interrupted_up_is_adopted_by_the_next_provider_process(pca, provider, props):
     """The answer was lost and the process ended (an interrupted `pulumi up`); the next `up` runs a new process."""
-    PcaCertificateProvider.index(props).under(PcaCertificateProvider._client(props), "")  # the process's listing
+    PcaCertificateProvider.index(props).under(PcaCertificateProvider().client(props), "")  # the process's listing
     pca.script("CreateClientCertificateWithCsr", LOST_ANSWER)
     pca.script("ListClientCertificate", Fault.error("Forbidden.RAM", "User not authorized", 403))
     with pytest.raises(CasApiError, match="Forbidden"):
