@@ -419,6 +419,28 @@ def test_delete_answered_not_found_while_the_certificate_is_still_listed_fails(c
 
 
 @pytest.mark.parametrize(
+    "refusal",
+    [
+        ("Forbidden.NoPermission", "You are not authorized to do this operation."),
+        ("NotFound.Certificate", "The certificate does not exist."),
+    ],
+)
+def test_delete_whose_follow_up_lookup_fails_too_reports_the_failure_and_forgets_nothing(cas, provider, props, refusal):
+    """DeletePCACert refused, and the ListCert that would tell "already gone" refused as well: the certificate may
+    still be in Certificate Management, so the delete fails (the stack keeps it) instead of forgetting it."""
+    created = provider.create(props)
+    cas.fail("DeletePCACert", *refusal)
+    cas.fail("ListCert", "Forbidden.NoPermission", "You are not authorized to do this operation.", status=403)
+
+    with pytest.raises(CasApiError, match=f"^CAS DeletePCACert failed: {refusal[0]}: "):
+        provider.delete(created.id, created.outs)
+
+    assert _faults(cas, "DeletePCACert") == [f"400 {refusal[0]}"]
+    assert _faults(cas, "ListCert")[-1] == "403 Forbidden.NoPermission"  # the lookup was made, and refused
+    assert [c["identifier"] for c in cas.ca_certificates()] == [created.id]
+
+
+@pytest.mark.parametrize(
     ("action", "code", "status"),
     [
         ("UploadPCACert", "InvalidParameter.Cert", 400),
