@@ -10,16 +10,10 @@ import pulumi_kubernetes as k8s
 
 import stack_config
 from components.app import WebApp, WebAppArgs, curl_command, endpoint
+from components.issuer import ClientIssue, Issuer, ListenerTrust, ServerIssue
 from components.listener import MutualTlsListener, MutualTlsListenerArgs
 from components.pca import PcaAuthority, PcaAuthorityArgs
-from components.pki import (
-    CertificateAuthority,
-    CertificateAuthorityArgs,
-    ClientIssue,
-    Issuer,
-    ListenerTrust,
-    ServerIssue,
-)
+from components.pki import CertificateAuthority, CertificateAuthorityArgs
 
 # A revoked client's certificate must be older than this run (to the second: pulumi-tls may write whole seconds).
 started = dt.datetime.now(dt.UTC).replace(microsecond=0)

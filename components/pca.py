@@ -16,7 +16,6 @@ Cloud), and every certificate this stack hands out is issued there from a certif
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,8 @@ import pulumi_alicloud as alicloud
 from cryptography import x509
 
 from components.alicloud_api import is_unknown
+from components.issuer import ClientIssue, ListenerTrust, ServerIssue, held_identity
+from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request
 from components.package import component_options
 
 # PcaCertificateProvider is also imported here by name: a stack's state written before the provider had its own
@@ -36,16 +37,6 @@ from components.pca_provider import (
     PcaCertificateProvider,
     pca_algorithm,
     pem_text,
-)
-from components.pki import (
-    HOURS_PER_DAY,
-    ClientCertificate,
-    ClientIssue,
-    KeySpec,
-    ListenerTrust,
-    ServerIssue,
-    Subject,
-    key_and_request,
 )
 
 __all__ = ["PcaCertificateProvider"]
@@ -133,7 +124,7 @@ class PcaAuthority(pulumi.ComponentResource):
         self._issued: list[_PcaIssued] = []
         self.register_outputs({"issuer_identifier": self.issuer_identifier, "root_identifier": self.root_identifier})
 
-    # -- the issuer contract (`components.pki.Issuer`) -----------------------------------------------------------
+    # -- the issuer contract (`components.issuer.Issuer`) -----------------------------------------------------------
     @property
     def trust_anchor_pem(self) -> pulumi.Output[str]:
         """The self-issued root at the end of the chain the PCA reports with the first certificate it issued."""
@@ -322,7 +313,7 @@ class PcaClientCertificate(_PcaIssued):
         )
 
     def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]:
-        """`ClientCertificate.held_identity` (the same refusal: a revoked client must hold a certificate issued
+        """`components.issuer.held_identity` (the same refusal: a revoked client must hold a certificate issued
         before this run), told apart in a preview by the certificate's id.
 
         Revoking is an update of the certificate the client holds, and a preview does not know the outputs of
@@ -331,7 +322,9 @@ class PcaClientCertificate(_PcaIssued):
         issues does not have yet. So an unknown id is refused, as before; under a known id the identity is left
         unknown in a preview, and checked once `up` has revoked the certificate and its outputs are known.
         """
-        refusal_or_identity = functools.partial(ClientCertificate.held_identity, self, issued_before, where)
+
+        def refusal_or_identity() -> pulumi.Output[dict[str, str]]:
+            return held_identity(self.cert_pem, self.validity_start_time, issued_before, where)
 
         def held(certificate_id: Any) -> pulumi.Output[dict[str, str]]:
             if is_unknown(certificate_id) or not certificate_id:

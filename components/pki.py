@@ -15,196 +15,23 @@ checked inputs; `RequiresReplace` from the plan goes through).
 """
 
 import datetime as dt
-import hashlib
-import re
-from typing import NamedTuple, NotRequired, Protocol, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_tls as tls
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from pulumi.output import contains_unknowns
 
+from components.issuer import (
+    ClientIssue,
+    ListenerTrust,
+    ServerIssue,
+    held_identity,
+    parse_rfc3339,  # noqa: F401 (the PCA provider imports it from here for now)
+)
+from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request, key_usages, private_key, subject_args
 from components.package import component_options
-
-HOURS_PER_DAY = 24
-
-
-class KeySpec(TypedDict):
-    """Which private key to generate."""
-
-    algorithm: str
-    """`RSA` or `ECDSA`."""
-    rsa_bits: NotRequired[int]
-    """RSA modulus size in bits (RSA only; default 2048)."""
-    ecdsa_curve: NotRequired[str]
-    """`P256` or `P384` (ECDSA only; default P256, always passed, since the provider's own default is P224)."""
-
-
-def key_usages(key: KeySpec) -> list[str]:
-    """Key usages of a TLS end-entity key: RSA also enciphers (TLS 1.2 RSA key exchange)."""
-    return ["digital_signature", "key_encipherment"] if key["algorithm"] == "RSA" else ["digital_signature"]
-
-
-class Subject(TypedDict):
-    """A distinguished name, as pulumi-tls's `subject` input takes it."""
-
-    common_name: str
-    """CN."""
-    organization: NotRequired[str]
-    """O."""
-    organizational_unit: NotRequired[str]
-    """OU."""
-    country: NotRequired[str]
-    """C, two letters."""
-    province: NotRequired[str]
-    """ST."""
-    locality: NotRequired[str]
-    """L."""
-
-
-def subject_args(subject: Subject) -> tls.SelfSignedCertSubjectArgs:
-    """pulumi-tls's `subject` input for a distinguished name."""
-    return tls.SelfSignedCertSubjectArgs(
-        common_name=subject["common_name"],
-        organization=subject.get("organization"),
-        organizational_unit=subject.get("organizational_unit"),
-        country=subject.get("country"),
-        province=subject.get("province"),
-        locality=subject.get("locality"),
-    )
-
 
 SERVER_KEY = KeySpec(algorithm="RSA", rsa_bits=2048, ecdsa_curve="P256")
 """The server certificate's key the self-signed CA issues for (what ALB and every client accepts)."""
-
-
-class ClientIssue(TypedDict):
-    """What a client certificate takes, whichever CA issues it."""
-
-    client_name: str
-    validity_days: int
-    early_renewal_days: int
-    key: KeySpec
-    revoked: NotRequired[bool]
-    csr_pem: NotRequired[str | None]
-    rotate_key_on_renewal: NotRequired[bool]
-
-
-class ServerIssue(TypedDict):
-    """What the listener's server certificate takes, whichever CA issues it (the CA chooses its key)."""
-
-    domain: str
-    validity_days: int
-    early_renewal_days: int
-    rotate_key_on_renewal: NotRequired[bool]
-
-
-class ListenerTrust(TypedDict):
-    """What the listener verifies clients against: a CA certificate to upload, or the id of one already there."""
-
-    ca_certificate_pem: pulumi.Input[str] | None
-    ca_certificate_id: pulumi.Input[str] | None
-
-
-class Issued(Protocol):
-    """A certificate an issuer made, as the stack hands it out."""
-
-    cert_pem: pulumi.Output[str]
-    private_key_pem: pulumi.Output[str] | None
-    validity_end_time: pulumi.Output[str]
-    key_created: pulumi.Output[str] | None
-
-    def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]: ...
-
-
-class Issuer(Protocol):
-    """A CA source (the self-signed CA, the PCA): issues the certificates, says what clients and the listener trust."""
-
-    @property
-    def trust_anchor_pem(self) -> pulumi.Output[str]:
-        """The root certificate (PEM) clients and curl trust."""
-        ...
-
-    @property
-    def listener_trust(self) -> ListenerTrust:
-        """What the listener verifies client certificates against."""
-        ...
-
-    def issue_client(self, name: str, args: ClientIssue) -> Issued: ...
-
-    def issue_server(self, name: str, args: ServerIssue) -> Issued: ...
-
-
-def private_key(name: str, key: KeySpec, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
-    """A pulumi-tls private key as `key` describes it."""
-    if key["algorithm"] == "RSA":
-        return tls.PrivateKey(name, algorithm="RSA", rsa_bits=key.get("rsa_bits", 2048), opts=opts)
-    return tls.PrivateKey(name, algorithm="ECDSA", ecdsa_curve=key.get("ecdsa_curve", "P256"), opts=opts)
-
-
-def describe_key(key: KeySpec) -> str:
-    """`RSA-2048`, `ECDSA-P256`: the key's algorithm and size."""
-    return (
-        f"RSA-{key.get('rsa_bits', 2048)}" if key["algorithm"] == "RSA" else f"ECDSA-{key.get('ecdsa_curve', 'P256')}"
-    )
-
-
-class KeyAndRequest(NamedTuple):
-    """A generated key and the certificate request signed with it."""
-
-    request_pem: pulumi.Output[str]
-    """The certificate request (PEM)."""
-    private_key_pem: pulumi.Output[str]
-    """The key (PEM, secret)."""
-    created: pulumi.Output[str] | None
-    """When this key was made (RFC 3339, its rotation clock's start); None for a key that is not rotated."""
-
-
-def key_and_request(
-    name: str,
-    key: KeySpec,
-    *,
-    common_name: str,
-    dns_names: list[str] | None,
-    rotate_every: tuple[int, int] | None,
-    opts: pulumi.ResourceOptions,
-) -> KeyAndRequest:
-    """Key `<name>-key` and request `<name>-csr`; with `rotate_every` (validity, early-renewal hours of the
-    certificate), a new key at each renewal.
-
-    The rotation clock (`<name>-key-clock`) is a self-signed certificate nobody uses, with the certificate's
-    validity and early-renewal window: pulumi-tls renews it in that window, like the certificate, and the key
-    is replaced with it (`replace_with`), so the request and the certificate follow, each new one created
-    before the old one is deleted. The clock's subject names the key's algorithm and size, so a new kind of
-    key is also a new clock: its start is the key's creation time.
-    """
-    key_opts, created = opts, None
-    if rotate_every is not None:
-        validity_hours, early_renewal_hours = rotate_every
-        clock_key = tls.PrivateKey(f"{name}-key-clock-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
-        clock = tls.SelfSignedCert(
-            f"{name}-key-clock",
-            private_key_pem=clock_key.private_key_pem,
-            subject=tls.SelfSignedCertSubjectArgs(
-                common_name=f"{common_name} key rotation clock", organizational_unit=describe_key(key)
-            ),
-            allowed_uses=["digital_signature"],
-            validity_period_hours=validity_hours,
-            early_renewal_hours=early_renewal_hours,
-            opts=opts,
-        )
-        key_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(replace_with=[clock]))
-        created = clock.validity_start_time
-    generated = private_key(f"{name}-key", key, key_opts)
-    request = tls.CertRequest(
-        f"{name}-csr",
-        private_key_pem=generated.private_key_pem,
-        subject=tls.CertRequestSubjectArgs(common_name=common_name),
-        dns_names=dns_names,
-        opts=opts,
-    )
-    return KeyAndRequest(request.cert_request_pem, pulumi.Output.secret(generated.private_key_pem), created)
 
 
 class CertificateAuthorityArgs(TypedDict):
@@ -293,10 +120,6 @@ class IssuedCertificateArgs(TypedDict):
     """The certificate key's algorithm and size (for a client's own CSR: its key's)."""
     rotate_key_on_renewal: NotRequired[bool]
     """Make a new key and request at each renewal, not only a new certificate (default true; not for a CSR)."""
-
-
-class RevocationError(pulumi.RunError):
-    """A revoked client's certificate is not one it already holds, so the gate could not refuse it."""
 
 
 class _IssuedCertificate(pulumi.ComponentResource):
@@ -429,29 +252,8 @@ class ClientCertificate(_IssuedCertificate):
         )
 
     def held_identity(self, issued_before: dt.datetime, where: str) -> pulumi.Output[dict[str, str]]:
-        """The identity (`certificate_identity`) of the certificate the client already holds, for revoking it.
-
-        Refuses, with a `RevocationError` that starts with `where`, a certificate this very update issues:
-        unknown during a preview, or valid from `issued_before` (this run's start) on. That is a client the
-        stack never issued a certificate to, or one re-issued by the revoking update itself (its early-renewal
-        window reached before the protection the revocation adds is in the state). Refusing it by fingerprint
-        would leave the certificate the client holds working.
-        """
-
-        def check(values):
-            unknown = contains_unknowns(values) or any(v is None for v in values)
-            if unknown or parse_rfc3339(values[1]) >= issued_before:
-                raise RevocationError(
-                    f"{where}: the client is revoked, but this update issues its certificate "
-                    f"({'planned, not yet known' if unknown else 'valid from ' + values[1]}): either the stack never "
-                    "issued this client a certificate (nothing to revoke: drop `revoked` or the client), or its "
-                    "certificate is inside its early-renewal window and would be re-issued now, leaving the one the "
-                    "client holds unknown to the gate (see README, 'Revoking a client': replace the CA, or update "
-                    "only the gate with --target until that certificate expires)"
-                )
-            return certificate_identity(values[0])
-
-        return pulumi.Output.all(self.cert_pem, self.validity_start_time).apply(check, run_with_unknowns=True)
+        """The identity of the certificate the client already holds, for revoking it (`held_identity`)."""
+        return held_identity(self.cert_pem, self.validity_start_time, issued_before, where)
 
 
 class ServerCertificateArgs(IssuedCertificateArgs):
@@ -497,30 +299,3 @@ class ServerCertificate(_IssuedCertificate):
             purpose="server_auth",
             opts=opts,
         )
-
-
-def parse_rfc3339(value: str) -> dt.datetime:
-    """An RFC 3339 time as pulumi-tls writes it (`Z` or an offset, up to nanoseconds) as an aware datetime."""
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value.strip()).replace("Z", "+00:00")
-    return dt.datetime.fromisoformat(value)
-
-
-def _colon_hex(digest: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in digest)
-
-
-def certificate_identity(cert_pem: str) -> dict[str, str]:
-    """What identifies an issued certificate, as `openssl x509 -serial -fingerprint -enddate` shows it.
-
-    `serialNumber` upper-case hex; `sha1Fingerprint` / `sha256Fingerprint` upper-case hex bytes with ':'
-    (over the DER certificate); `notAfter` RFC 3339.
-    """
-    cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    der = cert.public_bytes(serialization.Encoding.DER)
-    serial = f"{cert.serial_number:X}"
-    return {
-        "serialNumber": serial.zfill(len(serial) + len(serial) % 2),
-        "sha1Fingerprint": _colon_hex(hashlib.sha1(der).digest()),
-        "sha256Fingerprint": _colon_hex(hashlib.sha256(der).digest()),
-        "notAfter": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }

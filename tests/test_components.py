@@ -10,14 +10,13 @@ import pytest
 from cryptography import x509
 from pulumi.runtime import settings
 
+from components.keys import KeySpec, Subject
 from components.listener import MutualTlsListener, MutualTlsListenerArgs
 from components.pki import (
     CertificateAuthority,
     CertificateAuthorityArgs,
     ClientCertificate,
     ClientCertificateArgs,
-    KeySpec,
-    Subject,
 )
 from tests.harness import RecordingMonitor, StackMocks
 

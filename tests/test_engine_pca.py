@@ -26,7 +26,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from components.pki import certificate_identity
+from components.issuer import certificate_identity
 from tests.engine.workspace import EngineWorkspace
 from tests.fake_cas import FakeCas
 from tests.fake_pca import FakePca

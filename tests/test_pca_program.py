@@ -18,8 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from components.gate import fingerprint_pattern
+from components.issuer import certificate_identity
 from components.pca_provider import PcaCertificateProvider
-from components.pki import certificate_identity
 from tests.fake_pca import PCA_CERTIFICATE_TYPE
 from tests.harness import BASE_CONFIG, PROJECT, ProgramFailed, StackMocks, reveal, run_program
 from tests.stack_state import RememberingMocks

@@ -23,7 +23,7 @@ from pulumi.output import UNKNOWN
 
 import stack_config
 from components import gate
-from components.pki import RevocationError
+from components.issuer import RevocationError
 from tests.fakes.tls_provider import FakeTlsProvider
 from tests.harness import BASE_CONFIG, ProgramFailed, StackMocks, run_program
 from tests.stack_state import RememberingMocks
