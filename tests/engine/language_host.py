@@ -36,7 +36,8 @@ import grpc
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
-ENGINE_BIN = Path(__file__).resolve().parents[2] / ".engine" / "bin"
+CHECKOUT = Path(__file__).resolve().parents[2]
+ENGINE_BIN = CHECKOUT / ".engine" / "bin"
 BAIL_EXIT_CODE = 32
 """pulumi-language-python-exec (and @pulumi/pulumi's cmd/run) exits with this after printing a message the
 user can act on."""
@@ -71,6 +72,12 @@ def virtualenv(info: language_pb2.ProgramInfo, default: str | None = None) -> Pa
 def python_command(venv: Path | None, *args: str) -> tuple[list[str], dict[str, str]]:
     """A command running `python args…` in `venv` (PATH and VIRTUAL_ENV set as the Go host does)."""
     env = dict(os.environ)
+    # The launcher put the checkout on PYTHONPATH to import this host; the Go host it stands in for adds nothing,
+    # so neither does it for the programs and plugins it starts.
+    kept = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != CHECKOUT]
+    env.pop("PYTHONPATH", None)
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
     if venv is None:
         return [os.environ.get("PULUMI_PYTHON_CMD", "python3"), *args], env
     if not (venv / "bin" / "python").exists():
