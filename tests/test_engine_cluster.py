@@ -80,12 +80,12 @@ def live_workspace(tmp_path: Path, cluster: KubeCluster, fake: FakeCas, **settin
 
 
 def readme_revoke_commands(client: str) -> str:
-    """The `pulumi config set` lines of the README's first revoke example, for `client` instead of bob."""
-    section = (ROOT / "README.md").read_text().split("\n## Revoking a client", 1)[1].split("\n## ", 1)[0]
+    """The `pulumi config set` lines of the first revoke example of docs/revocation.md, for `client` instead of bob."""
+    section = (ROOT / "docs" / "revocation.md").read_text().split("\n## Revoking a client", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block, "the README's 'Revoking a client' section has no ```bash block"
+    assert block, "docs/revocation.md's 'Revoking a client' section has no ```bash block"
     lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.startswith("pulumi config")]
-    assert lines, "the README's revoke example has no `pulumi config` command"
+    assert lines, "docs/revocation.md's revoke example has no `pulumi config` command"
     return "\n".join(re.sub(r"\bbob\b", client, line) for line in lines)
 
 

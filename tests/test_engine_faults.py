@@ -2,7 +2,7 @@
 
 The fake Certificate Management endpoint stores the CA certificate but loses the answer, then goes
 down, so the CA registration is still retrying (in flight) when `pulumi up` is killed with SIGKILL.
-After the endpoint is back, the README's recovery commands ("When things fail") must bring the stack
+After the endpoint is back, the recovery commands of docs/failures.md ("When things fail") must bring the stack
 to convergence without a duplicate CA certificate in the account.
 """
 
@@ -42,10 +42,10 @@ def descendants(root: int) -> list[int]:
 
 def readme_recovery_commands() -> list[str]:
     """The `pulumi` lines of the README's recovery block, as written there."""
-    section = (ROOT / "README.md").read_text().split("**Recovering from an interrupted `pulumi up`**", 1)[1]
+    section = (ROOT / "docs" / "failures.md").read_text().split("**Recovering from an interrupted `pulumi up`**", 1)[1]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith("pulumi ")]
-    assert len(lines) >= 2, f"the README's recovery block holds no commands: {block!r}"
+    assert len(lines) >= 2, f"the recovery block of docs/failures.md holds no commands: {block!r}"
     return lines
 
 

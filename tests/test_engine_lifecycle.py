@@ -54,15 +54,15 @@ def readme_config_commands() -> str:
 
 
 def readme_revoking_commands() -> tuple[str, str]:
-    """The `pulumi config` commands of the README's Revoking a client section, as written there: (revoke, restore),
+    """The `pulumi config` commands of docs/revocation.md's Revoking a client section, as written there: (revoke, restore),
     from its first two ```bash blocks."""
-    section = (ROOT / "README.md").read_text().split("\n## Revoking a client", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "revocation.md").read_text().split("\n## Revoking a client", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) >= 2, "the README's Revoking a client section has no revoke and restore ```bash blocks"
+    assert len(blocks) >= 2, "docs/revocation.md's Revoking a client section has no revoke and restore ```bash blocks"
     commands = []
     for block in blocks[:2]:
         lines = [line for line in block.splitlines() if line.startswith("pulumi config")]
-        assert lines, f"a README revoking block holds no `pulumi config` command:\n{block}"
+        assert lines, f"a revoking block of docs/revocation.md holds no `pulumi config` command:\n{block}"
         commands.append("\n".join(lines))
     return commands[0], commands[1]
 

@@ -53,8 +53,8 @@ def partner_csr(name: str) -> tuple[str, bytes]:
 
 
 def readme_rotate_now_command() -> str:
-    """The `pulumi up --replace` line of the README's Certificate renewal section, as written there."""
-    section = (ROOT / "README.md").read_text().split("\n## Certificate renewal", 1)[1].split("\n## ", 1)[0]
+    """The `pulumi up --replace` line of docs/renewal.md's Certificate renewal section, as written there."""
+    section = (ROOT / "docs" / "renewal.md").read_text().split("\n## Certificate renewal", 1)[1].split("\n## ", 1)[0]
     (line,) = [line for line in section.splitlines() if line.startswith("pulumi up --replace")]
     return line
 

@@ -126,8 +126,8 @@ def test_a_client_with_its_own_csr_cannot_ask_for_rotation(partner_csr):
     assert "dave" in run_program({**BASE_CONFIG, "clients": clients}).outputs["clientCertificates"]
 
 
-def test_the_readme_shows_how_rotation_is_turned_off_and_what_renewal_keeps():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_docs_show_how_rotation_is_turned_off_and_what_renewal_keeps():
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "renewal.md").read_text()
     section = readme.split("\n## Certificate renewal", 1)[1].split("\n## ", 1)[0]
     for needed in ("clientKeyCreated", "rotateKeyOnRenewal", "superseded", "--replace", "new CSR"):
         assert needed in section, needed
