@@ -23,7 +23,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 from cryptography import x509
 
-from components.alicloud_api import is_unknown
+from components.dynamic_provider import is_unknown
 from components.issuer import ClientIssue, ListenerTrust, ServerIssue, held_identity
 from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request
 from components.package import component_options
