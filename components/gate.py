@@ -45,12 +45,13 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 
+from components.headers import DEFAULT_CLIENT_NAME_HEADER, header_spellings  # noqa: F401 (the default re-exported)
+
 REVOKED_REASON = "client certificate revoked"
 UNVERIFIED_REASON = "client certificate not verified"
 VERIFY_SUCCESS = "SUCCESS"
 CONFIG_KEY = "default.conf"
 CHECKSUM_ANNOTATION = "alb-mtls/gate-config-sha256"
-DEFAULT_CLIENT_NAME_HEADER = "x-client-name"
 REQUEST_ID_HEADER = "x-request-id"
 LOG_FORMAT = "alb_mtls_identity"
 IDENTITY_LOG_FIELDS = (
@@ -101,16 +102,6 @@ def several_values_reason(header: str) -> str:
 def header_variable(header: str) -> str:
     """The nginx variable holding a request header: `$http_` and the name lower-cased, '-' as '_'."""
     return "$http_" + header.lower().replace("-", "_")
-
-
-def header_spellings(header: str) -> list[str]:
-    """`header` lower-cased, then every other spelling with '-' and '_' swapped: to nginx (`$http_…`) and to the
-    CGI convention many app frameworks follow (`HTTP_X_CLIENT_NAME`), they are all one header."""
-    parts = re.split(r"[-_]", header.lower())
-    spellings = [parts[0]]
-    for part in parts[1:]:
-        spellings = [f"{s}{sep}{part}" for s in spellings for sep in "-_"]
-    return spellings
 
 
 def _logged(header: str | None) -> str:

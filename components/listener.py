@@ -7,7 +7,6 @@ Either registration is skipped when an existing certificate id is given.
 """
 
 import json
-import re
 from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any, NotRequired, TypedDict
@@ -18,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.alicloud_api import cas_region
 from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
+from components.headers import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
 from components.package import component_options
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
@@ -30,16 +30,6 @@ CLIENT_CERT_HEADER_FIELDS = {
     "fingerprint": "XForwardedForClientCertFingerprint",
     "clientVerify": "XForwardedForClientCertClientVerify",
 }
-# The header names ALB documents (X-Forwarded-Clientcert-subjectdn, …), lower-cased: an alias is always
-# set, because ALB's HTTP-headers page says a header is only sent when it has one, and an alias must be
-# 1-40 characters of lower-case letters, digits, '-' and '_' (CreateListener).
-DEFAULT_CLIENT_CERT_HEADER_ALIASES = {
-    "subjectDn": "x-forwarded-clientcert-subjectdn",
-    "issuerDn": "x-forwarded-clientcert-issuerdn",
-    "fingerprint": "x-forwarded-clientcert-fingerprint",
-    "clientVerify": "x-forwarded-clientcert-clientverify",
-}
-HEADER_ALIAS_PATTERN = re.compile(r"^[a-z0-9_-]{1,40}$")
 # The Kubernetes provider's generic await (pulumi-kubernetes v4): an update waits until the JSONPath is set on
 # the live object, at most the resource's custom timeout. Only the controller writes the AlbConfig's status.
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
