@@ -271,6 +271,22 @@ BAD_REQUESTS = {
         )[0],
         "it asks for subject alternative names",
     ),
+    # The certificate takes the whole subject: a second CN would be a second identity for whoever reads it.
+    "a second CN": (
+        lambda d, p: openssl_request(d, "partner-a", "-newkey", "rsa:2048", subject="/CN=partner-a/CN=admin")[0],
+        "its subject CN is 'partner-a', 'admin'",
+    ),
+    # pulumi-tls copies IP and URI alternative names into the certificate as it does DNS names.
+    "an IP alternative name": (
+        lambda d, p: openssl_request(d, "partner-a", "-newkey", "rsa:2048", "-addext", "subjectAltName=IP:10.0.0.1")[0],
+        "it asks for subject alternative names",
+    ),
+    "a URI alternative name": (
+        lambda d, p: openssl_request(
+            d, "partner-a", "-newkey", "rsa:2048", "-addext", "subjectAltName=URI:spiffe://partner-a.example/admin"
+        )[0],
+        "it asks for subject alternative names",
+    ),
 }
 
 
