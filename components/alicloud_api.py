@@ -280,13 +280,3 @@ class Attempts:
             failure.request_id,
             status=failure.status,
         ) from None
-
-
-def __getattr__(name: str) -> Any:
-    # `is_unknown` lives with the dynamic-provider base; this keeps `from components.alicloud_api import
-    # is_unknown` working until components/pca.py imports it from components.dynamic_provider.
-    if name == "is_unknown":
-        from components.dynamic_provider import is_unknown
-
-        return is_unknown
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

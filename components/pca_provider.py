@@ -35,8 +35,9 @@ from components.dynamic_provider import (
     registered,
     required_string,
 )
+from components.issuer import parse_rfc3339
+from components.keys import KeySpec
 from components.pca_index import REVOKED, IssuedIndex, Listed, custom_identifier, forget_listings, index_for
-from components.pki import KeySpec, parse_rfc3339
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 """How the validity outputs are written (as pulumi-tls writes them, in UTC)."""
