@@ -1,42 +1,22 @@
 """The gate's nginx configuration: refuse revoked client certificates in front of the app.
 
-ALB verifies a client certificate against the listener's one CA, but it has no CRL or OCSP setting, so it
-cannot refuse a single certificate before it expires. What it does do is forward the verified
-certificate to the backend as headers (subject DN, issuer DN, fingerprint, verify result). The gate is
-an nginx in the app's pod that reads those headers: it answers 400 to a request in which one of them holds
-more than one value, 403 to a revoked certificate's fingerprint and to a verify result that is not a
-success, and proxies everything else to the app on 127.0.0.1 with one header added: the verified client's
-name (the CN of the forwarded subject DN), in place of any header of that name the caller sent. Every request,
-refused or not, writes one JSON line of its identity to stdout (`IDENTITY_LOG_FIELDS`), in place of the
-image's own access log line, for ACK's log collection to ship to SLS. `render_default_conf` writes its whole
-configuration: a `log_format`, `map` blocks and one `server {}`, for nginx's `http {}` context (the image
-includes `/etc/nginx/conf.d/*.conf` there). It needs nginx 1.23 or later (the image runs 1.27), which hands a
-header sent on several lines to `$http_…` as one value joined with ", "; older nginx keeps only the first line.
+ALB verifies clients against one CA but cannot refuse a single certificate (no CRL, no OCSP); it forwards the
+verified certificate as headers. The gate, an nginx in the app's pod, answers 400 when one of those headers
+holds more than one value, 403 to a revoked fingerprint or a failed verify result, and otherwise proxies to the
+app with the verified client's name in one header (any caller-sent header of that name removed). Each request
+writes one JSON identity line to stdout (`IDENTITY_LOG_FIELDS`). Needs nginx 1.23 or later, which joins a
+header sent on several lines into one value.
 
-What ALB does not document, and what the gate assumes about it:
-- Whether ALB replaces an identity header the caller already sent, or adds its own beside it (as proxies
-  do with `X-Forwarded-For`: a second line, or the two joined into one "caller, alb"). The gate assumes
-  neither: a header that holds more than one value is refused with 400, whichever way it got there, so a
-  caller's own header can never stand beside or instead of ALB's. If ALB replaces it, nothing is refused
-  that was not forged. Independently, a revoked fingerprint is refused (403) wherever it appears in the
-  value. What one value may contain, per header:
-  - fingerprint: hexadecimal digits, perhaps with ':' between the bytes; a comma means two values.
-  - verify result: `SUCCESS`, `NONE` or `FAILED:<reason>`, where only the reason is free text (OpenSSL
-    has a reason with a comma in it); a comma outside a reason, or one followed by another result, means
-    two values.
-  - subject and issuer DN: they contain commas (RFC 2253 separates its parts with "," and escapes a comma
-    inside a value as "\\,"), so a comma alone proves nothing. Two DNs joined read "dn1, dn2": a comma, a
-    space, then an attribute type and "=" (`CN=`, `O=`, `2.5.4.3=`; `/CN=` for OpenSSL's legacy form),
-    which one RFC 2253 DN never holds (its parts follow a comma without a space). Limits: a DN one of
-    whose values itself contains ", X=" (`O=Acme\\, OU=Sales`) is refused as two; two DNs in OpenSSL's
-    "oneline" form (`C = CN, O = x`) cannot be told from one, and pass.
-- The fingerprint's format (hash, case, colons). The gate lists both the SHA-1 and the SHA-256
-  fingerprint of every revoked certificate and matches either, in any case, with or without colons.
-- Which header carries ALB's request id: ALB's HTTP-headers page documents none. The log's `requestId` is the
-  `X-Request-Id` header if a hop set one; a caller can set it too, so it correlates, it proves nothing.
-- The verify result's values. ALB runs on Tengine (an nginx fork), so the gate assumes nginx's
-  `$ssl_client_verify` vocabulary: `SUCCESS` for a verified certificate (any case); anything else
-  present (`FAILED:…`, `NONE`) is refused, and an absent header is let through.
+Assumptions (ALB does not document them):
+- ALB may replace a caller's identity header or add its own beside it: either way more than one value is
+  refused, and a revoked fingerprint is refused wherever it appears. One value: a fingerprint has no comma;
+  a verify result has a comma only inside `FAILED:<reason>`; two RFC 2253 DNs joined read "dn1, dn2" (a comma,
+  a space, then `TYPE=`), which one DN never holds (limits: a value containing ", X=" is refused as two; two
+  DNs in OpenSSL's "oneline" form pass as one).
+- The fingerprint's hash, case and colons: SHA-1 and SHA-256 are both listed and matched in any form.
+- The request id header is `X-Request-Id` if any hop set one (a caller can too: it correlates, proves nothing).
+- The verify result follows nginx's `$ssl_client_verify` (ALB runs Tengine): `SUCCESS` passes, any other
+  value present is refused, an absent header passes.
 """
 
 from __future__ import annotations
@@ -45,7 +25,8 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 
-from components.headers import DEFAULT_CLIENT_NAME_HEADER, header_spellings  # noqa: F401 (the default re-exported)
+from components.headers import header_spellings
+from components.package import ComponentInputError
 
 REVOKED_REASON = "client certificate revoked"
 UNVERIFIED_REASON = "client certificate not verified"
@@ -114,7 +95,7 @@ def fingerprint_pattern(fingerprint: str) -> str:
     wherever it stands in the value as a whole (not inside a longer run of hex digits and colons)."""
     digits = fingerprint.replace(":", "").lower()
     if not _HEX.fullmatch(digits):
-        raise ValueError(f"not a hexadecimal fingerprint: {fingerprint!r}")
+        raise ComponentInputError(f"not a hexadecimal fingerprint: {fingerprint!r}")
     pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
     return "~*(^|[^0-9a-f:])" + ":?".join(pairs) + "($|[^0-9a-f:])"
 
@@ -138,7 +119,7 @@ def render_default_conf(
     when the subject DN is not forwarded or has no CN).
     """
     if revoked and fingerprint_header is None:
-        raise ValueError("revoked certificates can only be refused when ALB forwards the fingerprint header")
+        raise ComponentInputError("revoked certificates can only be refused when ALB forwards the fingerprint header")
     headers = {
         "fingerprint": fingerprint_header,
         "clientVerify": verify_header,

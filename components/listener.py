@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from components.alicloud_api import cas_region
 from components.ca_registration import CaCertificateRegistration, CaCertificateRegistrationArgs
 from components.headers import DEFAULT_CLIENT_CERT_HEADER_ALIASES, HEADER_ALIAS_PATTERN
-from components.package import component_options
+from components.package import ComponentInputError, component_options
 
 ALB_CONTROLLER = "ingress.k8s.alibabacloud/alb"
 ALB_API_GROUP = "alibabacloud.com"
@@ -273,32 +273,32 @@ class MutualTlsListener(pulumi.ComponentResource):
 def _check(args: dict[str, Any]) -> None:
     """Exactly one source for each certificate, and a region wherever one is uploaded."""
     if (args["ca_certificate_pem"] is None) == (args["ca_certificate_id"] is None):
-        raise ValueError("MutualTlsListener needs exactly one of ca_certificate_pem and ca_certificate_id")
+        raise ComponentInputError("MutualTlsListener needs exactly one of ca_certificate_pem and ca_certificate_id")
     if args["server_certificate_id"] is None and (
         args["server_certificate_pem"] is None or args["server_private_key_pem"] is None
     ):
-        raise ValueError(
+        raise ComponentInputError(
             "MutualTlsListener needs server_certificate_pem and server_private_key_pem, or server_certificate_id"
         )
     if args["server_certificate_id"] is not None and args["server_certificate_pem"] is not None:
-        raise ValueError("MutualTlsListener takes server_certificate_pem or server_certificate_id, not both")
+        raise ComponentInputError("MutualTlsListener takes server_certificate_pem or server_certificate_id, not both")
     uploads = args["ca_certificate_id"] is None or args["server_certificate_id"] is None
     if uploads and not args["region"]:
-        raise ValueError("MutualTlsListener needs a region to upload certificates")
+        raise ComponentInputError("MutualTlsListener needs a region to upload certificates")
     timeout = args["ready_timeout_seconds"]
     # Another language's program sends a number, which arrives as a float: a whole one is taken.
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0 or timeout != int(timeout):
-        raise ValueError(
+        raise ComponentInputError(
             f"MutualTlsListener needs ready_timeout_seconds of 0 (do not wait) or more seconds (got {timeout!r})"
         )
     args["ready_timeout_seconds"] = int(timeout)
     if len(args["vswitch_ids"]) < 2:
-        raise ValueError("MutualTlsListener needs vSwitches in at least two zones")
+        raise ComponentInputError("MutualTlsListener needs vSwitches in at least two zones")
     bad = {
         k: v for k, v in args["client_cert_headers"].items() if v is not None and not HEADER_ALIAS_PATTERN.fullmatch(v)
     }
     if set(args["client_cert_headers"]) != set(CLIENT_CERT_HEADER_FIELDS) or bad:
-        raise ValueError(
+        raise ComponentInputError(
             "MutualTlsListener needs client_cert_headers for exactly "
             + ", ".join(CLIENT_CERT_HEADER_FIELDS)
             + f", each None or an alias of 1-40 characters of a-z, 0-9, '-' and '_' (got {dict(args['client_cert_headers'])})"

@@ -11,3 +11,8 @@ def component_options(type_name: str, opts: pulumi.ResourceOptions | None) -> tu
     component had before it was a package (`alb-mtls:components:<type_name>`): existing stacks keep it."""
     alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=f"{PACKAGE}:components:{type_name}")])
     return f"{PACKAGE}:index:{type_name}", pulumi.ResourceOptions.merge(alias, opts)
+
+
+class ComponentInputError(pulumi.RunError, ValueError):
+    """Inputs a component does not accept. A Python program stops with the message alone (no traceback); it is a
+    ValueError too, for callers that catch bad values that way."""

@@ -28,14 +28,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components import gate
+from components import gate, headers
 from tests.fakes.tls_provider import FakeTlsProvider
 from tests.gate_hops import ALB_HEADER_MODES, EchoHeaders, Hops, aliases, echo_app, fingerprints, gate_conf
 from tests.harness import BASE_CONFIG, run_program
 from tests.stack_state import RememberingMocks
 from tests.tls_listener import Nginx, free_port, nginx_joining_headers
 
-NAME_HEADER = gate.DEFAULT_CLIENT_NAME_HEADER
+NAME_HEADER = headers.DEFAULT_CLIENT_NAME_HEADER
 
 PARTNER_KEY = ec.generate_private_key(ec.SECP256R1())
 PARTNER_KEY_PEM = PARTNER_KEY.private_bytes(

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pulumi
 import pytest
 
 from components.alicloud_api import cas_region
 from components.listener import MutualTlsListener, MutualTlsListenerArgs, listen_ports
+from components.package import ComponentInputError
 from tests.harness import BASE_CONFIG, StackMocks, reveal, run_program
 
 ALBCONFIG = "kubernetes:alibabacloud.com/v1:AlbConfig"
@@ -241,8 +243,10 @@ def test_component_refuses_inconsistent_args(changes, message):
         "server_private_key_pem": "KEY",
         **changes,
     }
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ComponentInputError, match=message) as refused:
         MutualTlsListener("x", MutualTlsListenerArgs(**args))
+    # A RunError: the Pulumi program stops with this message alone, no traceback.
+    assert isinstance(refused.value, pulumi.RunError) and isinstance(refused.value, ValueError)
 
 
 def test_certificates_go_to_the_cas_site_of_the_region():
