@@ -149,7 +149,13 @@ def test_pca_lifecycle(workspace: EngineWorkspace, fake_pca: FakePca, fake_cas: 
     found = {key for _, key in private_keys_in(everything)}
     assert not found & ca_public, "a PCA private key is in the stack"
     end_entities = {public_der(pca.issued[state[n]["id"]].cert.public_key()) for n in certs}
-    assert found == end_entities, "the state holds keys other than the clients' and the server's"
+    clocks = {  # the keys' rotation clocks sign only themselves
+        public_der(x509.load_pem_x509_certificate(r["outputs"]["certPem"].encode()).public_key())
+        for r in ws.resources()
+        if r["type"] == "tls:index/selfSignedCert:SelfSignedCert" and r["urn"].endswith("-key-clock")
+    }
+    assert len(clocks) == len(certs)
+    assert found == end_entities | clocks, "the state holds keys other than the clients', the server's and clocks'"
 
     # -- a second up changes nothing and issues nothing ----------------------------------------------
     issues = len(fake_pca.calls("CreateClientCertificateWithCsr")) + len(
