@@ -20,13 +20,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_tls as tls
 
-from components.issuer import (
-    ClientIssue,
-    ListenerTrust,
-    ServerIssue,
-    held_identity,
-    parse_rfc3339,  # noqa: F401 (the PCA provider imports it from here for now)
-)
+from components.issuer import ClientIssue, ListenerTrust, ServerIssue, held_identity
 from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request, key_usages, private_key, subject_args
 from components.package import component_options
 
