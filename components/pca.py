@@ -27,6 +27,7 @@ from components.dynamic_provider import is_unknown
 from components.issuer import ClientIssue, ListenerTrust, ServerIssue, held_identity
 from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request
 from components.package import component_options
+from components.pca_anchor import PcaTrustAnchor, PcaTrustAnchorArgs
 
 # PcaCertificateProvider is also imported here by name: a stack's state written before the provider had its own
 # module refers to it as components.pca.PcaCertificateProvider (dynamic providers are pickled by reference).
@@ -121,14 +122,18 @@ class PcaAuthority(pulumi.ComponentResource):
         self._api = {"region": args.region, "endpoint": args.endpoint, "protocol": args.protocol}
         # The PCA issues only keys of its sub-CA's algorithm.
         self._server_key = KeySpec(algorithm=args.key["algorithm"], rsa_bits=2048, ecdsa_curve="P256")
-        self._issued: list[_PcaIssued] = []
+        self._anchor = PcaTrustAnchor(
+            f"{name}-trust-anchor",
+            PcaTrustAnchorArgs(issuer_identifier=self.issuer_identifier, **self._api),
+            pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs({"issuer_identifier": self.issuer_identifier, "root_identifier": self.root_identifier})
 
     # -- the issuer contract (`components.issuer.Issuer`) -----------------------------------------------------------
     @property
     def trust_anchor_pem(self) -> pulumi.Output[str]:
-        """The self-issued root at the end of the chain the PCA reports with the first certificate it issued."""
-        return self._issued[0].chain_pem.apply(root_of)
+        """The root above the issuing sub-CA, as the PCA describes that CA."""
+        return self._anchor.root_pem
 
     @property
     def listener_trust(self) -> ListenerTrust:
@@ -137,22 +142,18 @@ class PcaAuthority(pulumi.ComponentResource):
 
     def issue_client(self, name: str, args: ClientIssue) -> PcaClientCertificate:
         """A client certificate issued by the sub-CA (a top-level component named `name`)."""
-        issued = PcaClientCertificate(
+        return PcaClientCertificate(
             name, PcaClientCertificateArgs(issuer_identifier=self.issuer_identifier, **self._api, **args)
         )
-        self._issued.append(issued)
-        return issued
 
     def issue_server(self, name: str, args: ServerIssue) -> PcaServerCertificate:
         """The listener's certificate issued by the sub-CA, for a key of the sub-CA's algorithm."""
-        issued = PcaServerCertificate(
+        return PcaServerCertificate(
             name,
             PcaServerCertificateArgs(
                 issuer_identifier=self.issuer_identifier, key=self._server_key, **self._api, **args
             ),
         )
-        self._issued.append(issued)
-        return issued
 
 
 @dataclass
@@ -285,15 +286,6 @@ def _below_root(chain_pem: str) -> list[x509.Certificate]:
     """The CA certificates of a chain that are not self-issued (the root is)."""
     chain = x509.load_pem_x509_certificates(chain_pem.encode("utf-8")) if chain_pem else []
     return [c for c in chain if c.subject != c.issuer]
-
-
-def root_of(chain_pem: str) -> str:
-    """The self-issued root certificate (PEM) at the end of a PCA chain."""
-    chain = x509.load_pem_x509_certificates(chain_pem.encode("utf-8"))
-    roots = [c for c in chain if c.subject == c.issuer]
-    if not roots:
-        raise ValueError("the PCA's certificate chain holds no root certificate")
-    return pem_text(roots[-1])
 
 
 class PcaClientCertificate(_PcaIssued):

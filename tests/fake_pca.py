@@ -296,7 +296,8 @@ class PcaAuthorities:
     @staticmethod
     def handles(type_token: str, inputs: dict[str, Any]) -> bool:
         return type_token in (PCA_CERTIFICATE_TYPE, DEPRECATED_PCA_CERTIFICATE_TYPE) or (
-            type_token == DYNAMIC_TYPE and "csr_pem" in inputs and "parent_identifier" in inputs
+            type_token == DYNAMIC_TYPE
+            and (("csr_pem" in inputs and "parent_identifier" in inputs) or "issuer_identifier" in inputs)
         )
 
     def mock(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -319,6 +320,11 @@ class PcaAuthorities:
                 algorithm=inputs.get("algorithm") or "RSA_2048",
             )
             return ca.identifier, {**inputs, "status": "ISSUE"}
+        if "issuer_identifier" in inputs:  # the trust anchor: DescribeCACertificate's chain, its root
+            issuer = inputs["issuer_identifier"]
+            if issuer not in self.authorities:  # an existing CA named in the configuration
+                self.authorities[issuer] = self.issuing_ca(f"existing PCA {issuer[:8]}")
+            return issuer, {**inputs, "root_pem": _pem(self.authorities[issuer].chain()[-1])}
         parent = inputs["parent_identifier"]
         if parent not in self.authorities:  # an existing CA named in the configuration
             self.authorities[parent] = self.issuing_ca(f"existing PCA {parent[:8]}")

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from components.alicloud_api import CasApiError, RetryPolicy
-from components.pca import root_of
+from components.pca_anchor import PcaTrustAnchorProvider
 from components.pca_provider import REVOKED, PcaCertificateProvider
 from tests.fake_cas import LOST_ANSWER, THROTTLED, UNAVAILABLE, Fault
 from tests.fake_pca import FakePca
@@ -445,7 +445,10 @@ def issued(pca, provider, props, tmp_path) -> Path:
     server_csr, server_key = request_for(DOMAIN, [DOMAIN])
     alice = provider.create({**props, "csr_pem": alice_csr}).outs
     server = provider.create({**props, "name": "server", "kind": "server", "csr_pem": server_csr}).outs
-    (tmp_path / "root.crt").write_text(root_of(alice["chain_pem"]))
+    anchor = {k: props[k] for k in ("region", "endpoint", "protocol")} | {
+        "issuer_identifier": props["parent_identifier"]
+    }
+    (tmp_path / "root.crt").write_text(PcaTrustAnchorProvider().create(anchor).outs["root_pem"])
     (tmp_path / "sub.crt").write_text(
         alice["chain_pem"].split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
     )

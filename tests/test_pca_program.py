@@ -282,3 +282,13 @@ def test_the_cas_are_aliased_from_the_deprecated_type_and_nothing_deprecated_is_
     assert not [
         w for w in raised if issubclass(w.category, DeprecationWarning) and "pulumi_alicloud" in str(w.filename)
     ]
+
+
+def test_the_trust_anchor_comes_from_the_issuing_ca_not_from_a_client(run, mocks):
+    anchor = run.named("pca-trust-anchor")
+    issuer = run.named("pca-issuer")
+    assert anchor.inputs["issuer_identifier"] == issuer.id
+    assert run.depends_on(anchor, issuer)
+    assert not any(run.depends_on(anchor, r) for r in run.resources if r.name.startswith(("client-", "server")))
+    root = mocks.pca.authority(issuer.id).chain()[-1]
+    assert x509.load_pem_x509_certificate(run.outputs["caCertificatePem"].encode()) == root
