@@ -9,26 +9,18 @@ from cryptography import x509
 
 from components.alicloud_api import CasApiError, RetryPolicy
 from components.pca_anchor import PcaTrustAnchorProvider
+from tests import test_pca
 from tests.fake_cas import THROTTLED
 from tests.fake_pca import FakePca
-from tests.test_pca import ACCESS_KEY, SECRET_KEY, request_for
+from tests.test_pca import request_for
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
+pca = test_pca.pca  # the fake PCA on 127.0.0.1, as the provider tests start it
 
 
 @pytest.fixture
 def fast_retries(monkeypatch):
     monkeypatch.setattr(PcaTrustAnchorProvider, "RETRY", RetryPolicy(deadline=5.0, base=0.001, cap=0.01))
-
-
-@pytest.fixture
-def pca(monkeypatch):
-    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALICLOUD_SECURITY_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("ALICLOUD_ACCESS_KEY", ACCESS_KEY)
-    monkeypatch.setenv("ALICLOUD_SECRET_KEY", SECRET_KEY)
-    with FakePca(credentials={ACCESS_KEY: SECRET_KEY}) as fake:
-        yield fake
 
 
 def props(pca: FakePca, issuer: str) -> dict:
