@@ -39,17 +39,28 @@ def not_installed() -> str | None:
 def main() -> None:
     if problem := not_installed():
         sys.exit(problem)
-    from pulumi.provider.experimental import component_provider_host
+    from pulumi.provider import main as serve
+    from pulumi.provider.experimental.component import ComponentProvider
+    from pulumi.provider.server import ComponentInitError
 
     from components.listener import MutualTlsListener
-    from components.package import PACKAGE
+    from components.package import PACKAGE, ComponentInputError
     from components.pki import CertificateAuthority, ClientCertificate, ServerCertificate
 
-    component_provider_host(
-        [MutualTlsListener, CertificateAuthority, ClientCertificate, ServerCertificate],
-        name=PACKAGE,
-        version=metadata.version(DISTRIBUTION),
-    )
+    class Provider(ComponentProvider):
+        """Pulumi's component provider, with refused inputs sent to the engine as their message alone (the host
+        would append the component's stack trace)."""
+
+        def construct(self, *args, **kwargs):
+            try:
+                return super().construct(*args, **kwargs)
+            except ComponentInitError as error:
+                if isinstance(error.inner, ComponentInputError):  # a RunError: the server passes it on as it is
+                    raise error.inner from None
+                raise
+
+    components = [MutualTlsListener, CertificateAuthority, ClientCertificate, ServerCertificate]
+    serve(Provider(components, PACKAGE, None, metadata.version(DISTRIBUTION)), sys.argv[1:])
 
 
 if __name__ == "__main__":

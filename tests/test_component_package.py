@@ -245,6 +245,9 @@ def test_bad_input_from_an_example_fails_with_the_python_message(example: str, t
         done = ws.pulumi("preview", check=False)
     assert done.returncode != 0, f"a listener without a CA and with one vSwitch previewed from {example}"
     assert message in done.stdout + done.stderr, f"expected {message!r} in:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    assert "Traceback" not in done.stdout + done.stderr and '.py", line' not in done.stdout + done.stderr, (
+        "a refused input is shown with a stack trace:\n" + done.stdout[-3000:] + done.stderr[-3000:]
+    )
 
 
 def test_package_add_writes_what_the_typescript_example_commits(tmp_path: Path):
