@@ -15,6 +15,7 @@ Cloud), and every certificate this stack hands out is issued there from a certif
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 from cryptography import x509
 
-from components.dynamic_provider import is_unknown
+from components.dynamic_provider import ApiInputs, is_unknown
 from components.issuer import ClientIssue, ListenerTrust, ServerIssue, held_identity
 from components.keys import HOURS_PER_DAY, KeySpec, Subject, key_and_request
 from components.package import component_options
@@ -43,8 +44,8 @@ from components.pca_provider import (
 __all__ = ["PcaCertificateProvider"]
 
 
-@dataclass
-class PcaAuthorityArgs:
+@dataclass(kw_only=True)
+class PcaAuthorityArgs(ApiInputs):
     """Inputs of `PcaAuthority`."""
 
     subject: Subject
@@ -58,12 +59,6 @@ class PcaAuthorityArgs:
     """An existing PCA root to create the issuing sub-CA under (instead of creating a root)."""
     issuer_identifier: str | None = None
     """An existing issuing sub-CA (nothing is created)."""
-    region: str = ""
-    """The stack's Alibaba Cloud region: the certificates are issued at its Certificate Management site."""
-    endpoint: str | None = None
-    """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`)."""
-    protocol: str = "https"
-    """`https` or `http`, as `alicloud:protocol` says."""
 
 
 class PcaAuthority(pulumi.ComponentResource):
@@ -119,7 +114,7 @@ class PcaAuthority(pulumi.ComponentResource):
                 issuer_years,
             )
             self.issuer_identifier = issuer.id
-        self._api = {"region": args.region, "endpoint": args.endpoint, "protocol": args.protocol}
+        self._api = {f.name: getattr(args, f.name) for f in dataclasses.fields(ApiInputs)}
         # The PCA issues only keys of its sub-CA's algorithm.
         self._server_key = KeySpec(algorithm=args.key["algorithm"], rsa_bits=2048, ecdsa_curve="P256")
         self._anchor = PcaTrustAnchor(
@@ -156,8 +151,8 @@ class PcaAuthority(pulumi.ComponentResource):
         )
 
 
-@dataclass
-class PcaIssuedArgs:
+@dataclass(kw_only=True)
+class PcaIssuedArgs(ApiInputs):
     """Inputs of `PcaClientCertificate` and `PcaServerCertificate`."""
 
     issuer_identifier: pulumi.Input[str]
@@ -168,17 +163,11 @@ class PcaIssuedArgs:
     """Issue anew this many days before expiry."""
     key: KeySpec
     """The certificate key's algorithm and size (of the generated key, or of the CSR's)."""
-    region: str
-    """The stack's Alibaba Cloud region (`alicloud:region`); the PCA is called at its Certificate Management site."""
-    endpoint: str | None = None
-    """API endpoint override (`host[:port]`, the `cas` entry of `alicloud:endpoints`)."""
-    protocol: str = "https"
-    """`https` or `http`: `alicloud:protocol` as the SDK spells it (`components.alicloud_api.cas_endpoint`)."""
     rotate_key_on_renewal: bool = True
     """Make a new key and request at each renewal (a generated key only)."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PcaClientCertificateArgs(PcaIssuedArgs):
     """Inputs of `PcaClientCertificate`."""
 
@@ -326,7 +315,7 @@ class PcaClientCertificate(_PcaIssued):
         return self._certificate_id.apply(held, run_with_unknowns=True)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PcaServerCertificateArgs(PcaIssuedArgs):
     """Inputs of `PcaServerCertificate`."""
 
